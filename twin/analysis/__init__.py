@@ -1,0 +1,1 @@
+"""Analysis: KPIs from a run, queueing theory to validate against, statistics over replications."""

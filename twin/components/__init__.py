@@ -1,0 +1,14 @@
+"""One component class per kind of topology node."""
+
+from twin.components.base import Component, Group
+from twin.components.server import Internet, QueueingStation, Server
+from twin.components.station import Station
+
+# Node kind -> component class. Mail classes share the Server machinery until their own behaviour lands.
+REGISTRY: dict[str, type[Component]] = {
+    "internet": Internet,
+    "station": QueueingStation,
+}
+DEFAULT = Server
+
+__all__ = ["DEFAULT", "REGISTRY", "Component", "Group", "Internet", "QueueingStation", "Server", "Station"]

@@ -1,0 +1,120 @@
+"""What every component is: a node of the topology with its scenario section, random streams and
+neighbours, turned into SimPy behaviour.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import TYPE_CHECKING, Any
+
+from twin.components.station import Station
+from twin.scenario.schema import TERMINAL_STATES
+from twin.sim.ledger import STATE_CODE
+
+if TYPE_CHECKING:
+    from twin.sim.engine import Model
+
+
+class Component:
+    """One node. Subclasses set ``station`` if the node does queued work, and may add processes."""
+
+    kind = "component"
+
+    def __init__(self, model: Model, name: str, attrs: dict[str, Any], spec: Any):
+        self.model = model
+        self.env = model.env
+        self.name = name
+        self.attrs = attrs
+        self.spec = spec
+        self.code = model.ledger.nodes.code(name)
+        self.stage = model.ledger.stages.code(attrs["kind"])
+        self.station: Station | None = None
+        self._service = None
+        self._cum: list[float] = []
+        self._targets: list[Any] = []
+        self._exit = STATE_CODE["delivered"]
+        self._u = None
+
+    def wire(self) -> None:
+        """Resolve routing targets to groups (or terminal states) once all components exist."""
+        routing = getattr(self.spec, "routing", None) or {}
+        cum = 0.0
+        for target, p in routing.items():
+            if p <= 0:
+                continue
+            cum += p
+            self._cum.append(cum)
+            self._targets.append(
+                STATE_CODE[target] if target in TERMINAL_STATES else self.model.groups[target]
+            )
+        if self._cum:
+            self._u = self.model.streams.sampler(f"{self.name}.routing", _UNIFORM)
+
+    def start(self) -> None:
+        """Start the component's own processes (none by default)."""
+
+    def service_time(self) -> float:
+        return self._service() if self._service is not None else 0.0
+
+    def next_hop(self):
+        """A Group to visit next, or a terminal state code (int)."""
+        if self._u is None:
+            return self._exit
+        i = bisect_right(self._cum, self._u())
+        return self._targets[i] if i < len(self._targets) else self._exit
+
+
+class _Uniform:
+    """Uniform(0,1) in the distribution interface, for routing draws."""
+
+    def sampler(self, rng):
+        from twin.scenario.distributions import Sampler
+
+        return Sampler(rng.random)
+
+
+_UNIFORM = _Uniform()
+
+
+class Group:
+    """The instances a sender can be routed to, and the policy that picks one (PLATFORM.md §3, Cisco CSS)."""
+
+    def __init__(self, name: str, members: list[Component], policy: str, model: Model):
+        if not members:
+            raise ValueError(f"group {name!r} has no members")
+        self.name = name
+        self.members = members
+        self.policy = policy
+        self._i = -1
+        self.pick = self._single if len(members) == 1 else getattr(self, f"_{policy}")
+        if policy == "random" and len(members) > 1:
+            self._r = model.streams.sampler(f"{name}.balance", _UNIFORM)
+        if policy == "weighted_round_robin":
+            self._weights = [
+                max(m.attrs.get("cores", 1), 1) * max(m.attrs.get("speed", 1.0), 1e-9) for m in members
+            ]
+            self._current = [0.0] * len(members)
+
+    def _single(self) -> Component:
+        return self.members[0]
+
+    def _round_robin(self) -> Component:
+        self._i = (self._i + 1) % len(self.members)
+        return self.members[self._i]
+
+    def _random(self) -> Component:
+        return self.members[int(self._r() * len(self.members))]
+
+    def _least_connections(self) -> Component:
+        # Ties go to the first member in build order, as a deterministic CSS would.
+        return min(self.members, key=lambda m: m.station.in_system if m.station else 0)
+
+    def _weighted_round_robin(self) -> Component:
+        # Smooth weighted round robin: spreads picks evenly in proportion to CPU capacity.
+        total = sum(self._weights)
+        cur = self._current
+        for i, w in enumerate(self._weights):
+            cur[i] += w
+        best = max(range(len(cur)), key=cur.__getitem__)
+        cur[best] -= total
+        return self.members[best]

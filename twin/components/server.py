@@ -1,0 +1,45 @@
+"""A machine of the platform (physical or a virtual server on ESX) whose CPU does the work.
+
+Its CPU is a Station with one server per core (vCPU for a VM); a message's demand, stated in CPU-seconds
+on the scenario's reference core, takes demand / speed seconds on it. A class with no ``demand`` in the
+scenario does no queued work: messages pass through it without delay.
+
+The mail behaviour of each class (Exim stages, milter calls, LMTP, the 2-hour scanner grace, the load
+balancer's health checks) is layered on top of this in the components that follow the foundation.
+"""
+
+from __future__ import annotations
+
+from twin.components.base import Component
+from twin.components.station import Station
+
+
+class Server(Component):
+    kind = "server"
+
+    def __init__(self, model, name, attrs, spec):
+        super().__init__(model, name, attrs, spec)
+        demand = getattr(spec, "demand", None)
+        if demand is not None:
+            servers = spec.servers or attrs["cores"]
+            self.station = Station(self.env, name, servers)
+            speed = attrs["speed"]
+            draw = model.streams.sampler(f"{name}.demand", demand)
+            self._service = (lambda: draw() / speed) if speed != 1.0 else draw
+
+
+class QueueingStation(Component):
+    """A generic station from ``platform.stations``: servers and a service-time distribution."""
+
+    kind = "station"
+
+    def __init__(self, model, name, attrs, spec):
+        super().__init__(model, name, attrs, spec)
+        self.station = Station(self.env, name, spec.servers)
+        self._service = model.streams.sampler(f"{name}.service", spec.service)
+
+
+class Internet(Component):
+    """The world outside: remote MTAs that offer mail and receive what the platform sends out."""
+
+    kind = "internet"

@@ -1,0 +1,126 @@
+"""A self-contained report page per run: outcome table, conservation, components, latency, plots."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from twin.io import write_text
+from twin.report import plots
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem} th,td{padding:.25rem .7rem;border-bottom:1px solid #ddd}
+th{text-align:left;background:#f4f6f8} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#2e7d32;font-weight:600} .bad{color:#c62828;font-weight:600} img{max-width:100%}
+"""
+
+
+def _table(head: list[str], rows: list[list], numeric_from: int = 1) -> str:
+    out = ["<table><tr>", *(f"<th>{html.escape(h)}</th>" for h in head), "</tr>"]
+    for row in rows:
+        out.append("<tr>")
+        for i, v in enumerate(row):
+            cls = ' class="n"' if i >= numeric_from else ""
+            out.append(f"<td{cls}>{html.escape(_fmt(v))}</td>")
+        out.append("</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def write_report(res, out: Path) -> list[Path]:
+    k, sc = res.kpis, res.scenario
+    tz = sc.clock.timezone
+    plot_dir = out / "plots"
+    written = [plots.outcomes(k["recipients"], plot_dir / "outcomes.png")]
+    if len(res.timeseries):
+        written.append(plots.utilisation(res.timeseries, plot_dir / "utilisation.png", tz))
+        written.append(plots.queues(res.timeseries, plot_dir / "queues.png", tz))
+
+    rec = k["recipients"]
+    offered = rec["offered"] or 1
+    outcome_rows = [[s, n, f"{n / offered:.2%}"] for s, n in rec.items() if s != "offered"]
+    cons = k["conservation"]
+    verdict = '<span class="ok">holds</span>' if k["conservation_ok"] else '<span class="bad">VIOLATED</span>'
+    comp_rows = [
+        [
+            name,
+            c["kind"],
+            c["servers"],
+            c["customers"],
+            c["utilisation"],
+            c["utilisation_peak"],
+            c["mean_wait"],
+            c["mean_sojourn"],
+        ]
+        for name, c in k["components"].items()
+    ]
+    lat_rows = [
+        [
+            cls,
+            v.get("count", 0),
+            v.get("mean_s"),
+            v.get("p50_s"),
+            v.get("p95_s"),
+            v.get("p99_s"),
+            v.get("max_s"),
+        ]
+        for cls, v in k["delivery_latency"].items()
+    ]
+    run = res.run
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>mailtwin: {html.escape(sc.meta.name)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(sc.meta.name)}</h1>",
+        f"<p class='sub'>{html.escape(sc.meta.description)}</p>",
+        f"<p>Start {sc.clock.start.isoformat()} ({html.escape(tz)}), horizon {sc.clock.horizon / 86400:g} d, "
+        f"drain {sc.clock.drain / 3600:g} h, seed {res.seed}. {run['events_processed']:,} events in "
+        f"{run['wall_seconds']:.1f} s wall. mailtwin {html.escape(run['mailtwin_version'])}.</p>",
+        "<h2>Recipients by final state</h2>",
+        f"<p>Conservation law {verdict}: {cons['offered_by_sources']:,} recipients offered by the sources, "
+        f"{cons['ledger_rows']:,} ledger rows, {cons['rows_finalised_twice']} finalised twice.</p>",
+        _table(["state", "recipients", "share"], outcome_rows),
+        "<img src='plots/outcomes.png' alt='outcomes'>",
+        "<h2>Components</h2>",
+        _table(
+            [
+                "component",
+                "class",
+                "servers",
+                "served",
+                "utilisation",
+                "peak",
+                "mean wait s",
+                "mean sojourn s",
+            ],
+            comp_rows,
+            numeric_from=2,
+        )
+        if comp_rows
+        else "<p>No component does queued work in this scenario.</p>",
+    ]
+    if len(res.timeseries):
+        parts += [
+            "<img src='plots/utilisation.png' alt='utilisation'>",
+            "<img src='plots/queues.png' alt='queues'>",
+        ]
+    parts += [
+        "<h2>Delivery latency (offered to delivered)</h2>",
+        _table(["traffic class", "delivered", "mean s", "p50 s", "p95 s", "p99 s", "max s"], lat_rows),
+        "</body></html>",
+    ]
+    write_text(out / "report.html", "\n".join(parts))
+    return [*written, out / "report.html"]

@@ -1,0 +1,98 @@
+"""Plots a planner looks at: where the recipients ended, how busy each component class was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from twin.io import atomic_path
+
+STATE_COLOURS = {
+    "delivered": "#2e7d32",
+    "rejected": "#c62828",
+    "bounced": "#ef6c00",
+    "quarantined": "#6a1b9a",
+    "attachment_held": "#8e24aa",
+    "discarded": "#546e7a",
+    "redirected": "#0277bd",
+    "lost": "#000000",
+    "expired_at_sender": "#795548",
+    "pending": "#f9a825",
+}
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
+
+
+def outcomes(recipients: dict[str, int], path: Path) -> Path:
+    """Horizontal bars: recipients per final state, with count and share."""
+    offered = recipients["offered"]
+    states = [(s, n) for s, n in recipients.items() if s != "offered" and n > 0]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * max(len(states), 1) + 1.4))
+    names = [s for s, _ in states][::-1]
+    values = [n for _, n in states][::-1]
+    bars = ax.barh(names, values, color=[STATE_COLOURS.get(s, "#888") for s in names])
+    for bar, v in zip(bars, values, strict=True):
+        ax.text(
+            bar.get_width(),
+            bar.get_y() + bar.get_height() / 2,
+            f"  {v:,}  ({v / offered:.1%})",
+            va="center",
+            fontsize=9,
+        )
+    ax.set_xlim(0, max(values or [1]) * 1.35)
+    ax.set_xlabel("recipients")
+    ax.set_title(f"Where the {offered:,} offered recipients ended")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def utilisation(ts: pd.DataFrame, path: Path, tz: str) -> Path:
+    """One panel per component class: each instance thin, the class mean thick, in local time."""
+    kinds = list(dict.fromkeys(ts["kind"].astype(str)))
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(10, 1.9 * len(kinds) + 0.8), sharex=True, squeeze=False)
+    for ax, kind in zip(axes[:, 0], kinds, strict=True):
+        part = ts[ts["kind"].astype(str) == kind]
+        times = part["time"].dt.tz_convert(tz)
+        for comp, rows in part.groupby("component", observed=True):
+            ax.plot(times[rows.index], rows["utilisation"] * 100, lw=0.6, alpha=0.5, label=str(comp))
+        mean = part.groupby("time")["utilisation"].mean() * 100
+        ax.plot(mean.index.tz_convert(tz), mean.values, color="black", lw=1.6, label="mean")
+        # Scale to the peak so that a lightly loaded class still shows its shape; 100 % stays in view
+        # once a class comes near saturation.
+        peak = float(part["utilisation"].max() * 100) if len(part) else 0.0
+        ax.set_ylim(0, 105 if peak > 60 else max(5.0, peak * 1.25))
+        ax.set_ylabel(f"{kind}\nbusy %")
+        ax.grid(alpha=0.3)
+        if part["component"].nunique() <= 8:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    axes[-1, 0].xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
+    axes[0, 0].set_title("Utilisation per component class (share of servers busy, per sample interval)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def queues(ts: pd.DataFrame, path: Path, tz: str) -> Path:
+    """Messages waiting per component class (sum over instances) at each sample."""
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    wide = ts.pivot_table(index="time", columns="kind", values="queue", aggfunc="sum", observed=True)
+    for kind in wide.columns:
+        ax.plot(wide.index.tz_convert(tz), wide[kind], lw=1, label=str(kind))
+    ax.set_ylabel("waiting")
+    ax.set_title("Queue length per component class")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)

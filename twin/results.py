@@ -1,0 +1,91 @@
+"""Results of one run: KPIs, ledger and time series as pandas, and ``save`` for the output folder."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+
+from twin.io import atomic_path, write_text
+from twin.scenario import Scenario, dump_resolved
+
+
+@dataclass
+class Results:
+    scenario: Scenario
+    seed: int
+    kpis: dict
+    timeseries: pd.DataFrame
+    graph: nx.MultiDiGraph
+    run: dict
+    _ledger: object = field(repr=False)
+
+    @cached_property
+    def ledger(self) -> pd.DataFrame:
+        """One row per offered recipient (see ``twin.sim.ledger.COLUMNS``)."""
+        return self._ledger.to_frame()
+
+    @property
+    def components(self) -> pd.DataFrame:
+        """Per-station statistics: waiting and sojourn times, queue lengths, utilisation."""
+        return pd.DataFrame.from_dict(self.kpis["components"], orient="index").rename_axis("component")
+
+    @property
+    def recipients(self) -> dict[str, int]:
+        return self.kpis["recipients"]
+
+    def save(self, out_dir: str | Path, source: str = "") -> list[Path]:
+        """Write the run's files into ``out_dir``; each file is replaced atomically."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+
+        def text(name: str, content: str) -> None:
+            write_text(out / name, content)
+            written.append(out / name)
+
+        def parquet(name: str, df: pd.DataFrame) -> None:
+            with atomic_path(out / name) as tmp:
+                df.to_parquet(tmp, index=False)
+            written.append(out / name)
+
+        text("kpis.json", json.dumps(self.kpis, indent=2) + "\n")
+        text("run.json", json.dumps(self.run, indent=2) + "\n")
+        text("scenario.resolved.yaml", dump_resolved(self.scenario, source))
+        outputs = self.scenario.outputs
+        if outputs.ledger:
+            parquet("ledger.parquet", self.ledger)
+        if outputs.timeseries:
+            parquet("timeseries.parquet", self.timeseries)
+        if outputs.report:
+            from twin.report import write_report
+
+            written += write_report(self, out)
+        return written
+
+
+def run_info(model, version: str) -> dict:
+    import numpy
+    import simpy
+
+    return {
+        "mailtwin_version": version,
+        "scenario": model.scenario.meta.name,
+        "seed": model.seed,
+        "simulated_seconds": model.end,
+        "wall_seconds": round(model.wall_seconds, 4),
+        "events_processed": model.events,
+        "events_per_second": round(model.events / model.wall_seconds) if model.wall_seconds > 0 else None,
+        "ledger_rows": model.ledger.n,
+        "ledger_bytes": model.ledger.nbytes,
+        "python": sys.version.split()[0],
+        "simpy": simpy.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }

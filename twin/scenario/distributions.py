@@ -1,0 +1,157 @@
+"""Distributions a scenario can give for service demands, sizes and counts.
+
+``{dist: exponential, mean: 50ms}``, ``{dist: constant, value: 2}``, ``{dist: lognormal, median: 4KB,
+sigma: 1.2}``, ``{dist: empirical, points: [...]}`` or ``{dist: empirical, quantiles: [[0, 1KB], ...]}``.
+
+The same four shapes exist for each kind of quantity (durations, sizes, plain numbers) so that units are
+checked where the file is read. ``sampler(rng)`` turns a validated distribution into a fast, batched
+sampler; the hot path never sees a pydantic object.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from twin.scenario.quantities import Duration, Size
+
+BATCH = 4096
+
+
+class Sampler:
+    """Draws values one at a time from pre-drawn batches of a numpy Generator (cheap per call)."""
+
+    __slots__ = ("_buf", "_draw", "_i")
+
+    def __init__(self, draw):
+        self._draw = draw
+        self._buf = draw(BATCH)
+        self._i = 0
+
+    def __call__(self) -> float:
+        i = self._i
+        if i == len(self._buf):
+            self._buf = self._draw(BATCH)
+            i = 0
+        self._i = i + 1
+        return float(self._buf[i])
+
+    def many(self, n: int) -> np.ndarray:
+        return self._draw(n)
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def draw_fn(self, rng: np.random.Generator):  # pragma: no cover - every subclass overrides
+        raise TypeError(type(self).__name__)
+
+    def sampler(self, rng: np.random.Generator) -> Sampler:
+        return Sampler(self.draw_fn(rng))
+
+    @property
+    def mean(self) -> float:  # pragma: no cover - every subclass overrides
+        raise TypeError(type(self).__name__)
+
+
+def _family(quantity: Any, suffix: str):
+    """The four distribution models for one quantity type (Duration, Size or float)."""
+
+    class Constant(_Dist):
+        dist: Literal["constant"]
+        value: quantity = Field(ge=0)
+
+        def draw_fn(self, rng):
+            v = self.value
+            return lambda n: np.full(n, v)
+
+        @property
+        def mean(self):
+            return self.value
+
+    class Exponential(_Dist):
+        dist: Literal["exponential"]
+        mean_: quantity = Field(alias="mean", gt=0)
+
+        model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+        def draw_fn(self, rng):
+            m = self.mean_
+            return lambda n: rng.exponential(m, n)
+
+        @property
+        def mean(self):
+            return self.mean_
+
+    class Lognormal(_Dist):
+        dist: Literal["lognormal"]
+        median: quantity = Field(gt=0)
+        sigma: float = Field(ge=0)
+
+        def draw_fn(self, rng):
+            mu, s = math.log(self.median), self.sigma
+            return lambda n: rng.lognormal(mu, s, n)
+
+        @property
+        def mean(self):
+            return self.median * math.exp(self.sigma**2 / 2)
+
+    class Empirical(_Dist):
+        dist: Literal["empirical"]
+        points: list[quantity] | None = Field(default=None, min_length=1)
+        quantiles: list[tuple[float, quantity]] | None = Field(default=None, min_length=2)
+
+        @model_validator(mode="after")
+        def _one_form(self):
+            if (self.points is None) == (self.quantiles is None):
+                raise ValueError("give exactly one of 'points' or 'quantiles'")
+            if self.quantiles is not None:
+                ps = [p for p, _ in self.quantiles]
+                vs = [v for _, v in self.quantiles]
+                if ps[0] != 0 or ps[-1] != 1:
+                    raise ValueError(
+                        f"quantiles must start at probability 0 and end at 1 (got {ps[0]} .. {ps[-1]})"
+                    )
+                if any(b <= a for a, b in itertools.pairwise(ps)):
+                    raise ValueError("quantile probabilities must increase strictly")
+                if any(b < a for a, b in itertools.pairwise(vs)):
+                    raise ValueError("quantile values must not decrease")
+            if any(v < 0 for v in self._values()):
+                raise ValueError("values must be >= 0")
+            return self
+
+        def _values(self):
+            return self.points if self.points is not None else [v for _, v in self.quantiles]
+
+        def draw_fn(self, rng):
+            if self.points is not None:
+                pts = np.asarray(self.points, dtype=float)
+                return lambda n: pts[rng.integers(0, len(pts), n)]
+            ps = np.array([p for p, _ in self.quantiles])
+            vs = np.array([v for _, v in self.quantiles], dtype=float)
+            # Inverse-CDF sampling with linear interpolation between the given quantiles.
+            return lambda n: np.interp(rng.random(n), ps, vs)
+
+        @property
+        def mean(self):
+            if self.points is not None:
+                return float(np.mean(self.points))
+            ps = np.array([p for p, _ in self.quantiles])
+            vs = np.array([v for _, v in self.quantiles], dtype=float)
+            return float(np.sum(np.diff(ps) * (vs[1:] + vs[:-1]) / 2))
+
+    for cls in (Constant, Exponential, Lognormal, Empirical):
+        cls.__name__ = cls.__qualname__ = f"{cls.__name__}{suffix}"
+    union = Annotated[Constant | Exponential | Lognormal | Empirical, Field(discriminator="dist")]
+    return union
+
+
+DurationDist = _family(Duration, "Duration")
+SizeDist = _family(Size, "Size")
+NumberDist = _family(float, "Number")
+
+DIST_KINDS = ("constant", "empirical", "exponential", "lognormal")

@@ -1,0 +1,333 @@
+"""Reading scenario files: YAML with line numbers, the shipped catalogue, ``--set`` overrides, and errors
+that name file, line, field path and what is wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+import types
+import typing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from twin.scenario.references import check_references
+from twin.scenario.schema import Scenario
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run; ``problems`` has one entry per thing that is wrong."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps: pydantic parses dates, with time zones intact."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _parse_yaml(text: str, filename: str) -> tuple[Any, dict[Loc, int], list[Problem]]:
+    """Data, the line of every key and list item, and problems (duplicate keys)."""
+    try:
+        root = yaml.compose(io.StringIO(text), Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([Problem(filename, line, "", f"YAML syntax error: {what}")]) from None
+    lines: dict[Loc, int] = {}
+    problems: list[Problem] = []
+
+    def walk(node: yaml.Node, loc: Loc) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value
+                if key in seen:
+                    problems.append(
+                        Problem(filename, key_node.start_mark.line + 1, _dotted((*loc, key)), "duplicate key")
+                    )
+                seen.add(key)
+                lines[(*loc, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*loc, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*loc, i)] = item.start_mark.line + 1
+                walk(item, (*loc, i))
+
+    if root is None:
+        return None, lines, problems
+    lines[()] = root.start_mark.line + 1
+    walk(root, ())
+    data = yaml.load(io.StringIO(text), Loader=_Loader)
+    return data, lines, problems
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def shipped_catalogue() -> dict[str, Any]:
+    text = resources.files("twin.scenario").joinpath("catalogue.yaml").read_text(encoding="utf-8")
+    return yaml.load(text, Loader=_Loader)
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, override, validate. Raises ScenarioError listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(
+            [Problem(str(path), None, "", f"cannot read file: {exc.strerror or exc}")]
+        ) from None
+    return parse_scenario(text, str(path), overrides)
+
+
+def parse_scenario(
+    text: str, filename: str = "<scenario>", overrides: list[str] | tuple[str, ...] = ()
+) -> Scenario:
+    """Validate scenario YAML text; ``filename`` is what error messages call it."""
+    data, lines, problems = _parse_yaml(text, filename)
+    if problems:
+        raise ScenarioError(problems)
+    return _validate(data, lines, filename, overrides)
+
+
+def scenario_from_dict(
+    data: dict, overrides: list[str] | tuple[str, ...] = (), name: str = "<dict>"
+) -> Scenario:
+    """Validate a scenario given as Python data (notebooks, tests, sweeps), exactly as a file would be."""
+    return _validate(data, {}, name, overrides)
+
+
+def _validate(data: Any, lines: dict[Loc, int], filename: str, overrides) -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [Problem(filename, lines.get(()), "", "a scenario file must be a mapping of sections")]
+        )
+    data = copy.deepcopy(data)
+    hw = data.get("hardware", {})
+    if isinstance(hw, dict) and isinstance(hw.get("models", {}), dict):
+        data["hardware"] = {**hw, "models": {**shipped_catalogue(), **hw.get("models", {})}}
+    set_paths: dict[Loc, str] = {}
+    for item in overrides:
+        loc = apply_override(data, item)
+        set_paths[loc] = item
+
+    def problem(loc: Loc, message: str) -> Problem:
+        shown = _data_loc(data, loc)
+        for set_loc, item in set_paths.items():
+            n = min(len(set_loc), len(shown))
+            if shown[:n] == set_loc[:n]:
+                return Problem(f"--set {item}", None, _dotted(shown), message)
+        line = None
+        for k in range(len(shown), -1, -1):
+            if shown[:k] in lines:
+                line = lines[shown[:k]]
+                break
+        return Problem(filename, line, _dotted(shown), message)
+
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError([problem(tuple(e["loc"]), _message(e)) for e in exc.errors()]) from None
+    refs = check_references(sc)
+    if refs:
+        raise ScenarioError([problem(loc, msg) for loc, msg in refs])
+    return sc
+
+
+def apply_override(data: dict, item: str) -> Loc:
+    """Set one ``dotted.path=value`` in raw scenario data; the value is read as YAML (``3``, ``2h``)."""
+    if "=" not in item:
+        raise ScenarioError([Problem(f"--set {item}", None, "", "expected dotted.path=value")])
+    key, _, raw_value = item.partition("=")
+    try:
+        value = yaml.load(raw_value, Loader=_Loader)
+    except yaml.YAMLError:
+        value = raw_value
+    loc: list[str | int] = []
+    node: Any = data
+    rest = key.strip()
+    while rest:
+        if isinstance(node, list):
+            m = re.match(r"^\[?(\d+)\]?\.?", rest)
+            if not m or int(m[1]) >= len(node):
+                raise ScenarioError(
+                    [Problem(f"--set {item}", None, _dotted(tuple(loc)), "no such list item")]
+                )
+            part: str | int = int(m[1])
+            rest = rest[m.end() :]
+        else:
+            # Keys may contain dots (hardware model names): prefer the longest existing key that fits.
+            existing = [
+                k
+                for k in node
+                if isinstance(k, str) and (rest == k or rest.startswith(k + ".") or rest.startswith(k + "["))
+            ]
+            part = max(existing, key=len) if existing else re.split(r"[.\[]", rest, maxsplit=1)[0]
+            rest = rest[len(part) :].lstrip(".")
+            if not part:
+                raise ScenarioError([Problem(f"--set {item}", None, "", "empty field name in path")])
+        loc.append(part)
+        if not rest:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and part not in node:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict | list):
+                raise ScenarioError(
+                    [Problem(f"--set {item}", None, _dotted(tuple(loc)), "is a value, not a section")]
+                )
+    return tuple(loc)
+
+
+def _data_loc(data: Any, loc: Loc) -> Loc:
+    """The error location as it stands in the file: drops union tags and validator names pydantic adds."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+            out.append(part)
+        elif last and isinstance(part, str) and not part.startswith(("function-", "union[")):
+            out.append(part)
+    return tuple(out)
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return ""
+    return f" (got {value!r})"
+
+
+def _message(err: dict) -> str:
+    kind, msg, ctx = err["type"], err["msg"], err.get("ctx") or {}
+    value = err.get("input")
+    if kind == "missing":
+        return "required field missing"
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(tuple(err["loc"][:-1]))
+        return "unknown field" + (f" (expected one of: {', '.join(allowed)})" if allowed else "")
+    if kind == "union_tag_invalid":
+        tags = ctx.get("expected_tags", "").replace("'", "")
+        field = ctx.get("discriminator", "").strip("'")
+        return f"unknown {field} {ctx.get('tag')!r} (expected one of: {tags})"
+    if kind == "union_tag_not_found":
+        return f"missing {ctx.get('discriminator', '').strip(chr(39))!r}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "expected a whole number" + _got(value)
+    if kind in ("float_parsing", "float_type"):
+        return "expected a number" + _got(value)
+    if kind in ("bool_parsing", "bool_type"):
+        return "expected true or false" + _got(value)
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "expected a mapping" + _got(value)
+    if kind in ("list_type", "tuple_type"):
+        return "expected a list" + _got(value)
+    if kind == "string_type":
+        return "expected text" + _got(value)
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected', '')}".replace("'", "") + _got(value)
+    if kind.startswith("datetime"):
+        return "expected a date-time such as 2010-05-03 00:00 or 2010-05-03T00:00:00+02:00" + _got(value)
+    if kind == "value_error":
+        return str(ctx.get("error", msg)).removeprefix("Value error, ")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return msg.replace("Input should be", "must be") + _got(value)
+    if kind in ("too_short", "too_long", "string_too_short"):
+        return msg.replace("should have", "must have").replace("String should", "must") + _got(value)
+    return msg.replace("Input should be", "expected") + _got(value)
+
+
+def _allowed_fields(loc: Loc) -> list[str]:
+    """Field names of the model at ``loc`` (for "unknown field" messages)."""
+    tp: Any = Scenario
+    for part in loc:
+        tp = _step(tp, part)
+        if tp is None:
+            return []
+    tp = _unwrap(tp, None)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or name for name, f in tp.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any, tag: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(tp) if a is not type(None)]
+            match = [a for a in options if _tag_of(a) == tag]
+            tp = match[0] if match else options[0]
+        else:
+            return tp
+
+
+def _tag_of(tp: Any) -> Any:
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and "dist" in tp.model_fields:
+        return typing.get_args(tp.model_fields["dist"].annotation)[0]
+    return None
+
+
+def _step(tp: Any, part: str | int) -> Any:
+    tp = _unwrap(tp, part)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        if _tag_of(tp) == part:
+            return tp
+        for name, f in tp.model_fields.items():
+            if part in (name, f.alias):
+                return f.annotation
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        return typing.get_args(tp)[0]
+    if origin is dict:
+        return typing.get_args(tp)[1]
+    return None
+
+
+def dump_resolved(sc: Scenario, source: str = "") -> str:
+    """The scenario with every default filled in, as YAML that loads back to the same scenario."""
+    data = sc.model_dump(mode="json", by_alias=True)
+    head = "# Resolved scenario written by mailtwin: every default filled in; runs as it stands.\n"
+    if source:
+        head += f"# Source: {source}\n"
+    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)

@@ -1,0 +1,330 @@
+"""The scenario file as pydantic models: what a planner may write, with defaults and units.
+
+Unknown fields are errors everywhere (``extra="forbid"``): a typo must never silently fall back to a
+default. Cross-references (a hardware name, a routing target) are checked in ``references.py`` so that
+each problem is reported at the field that holds it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from twin.scenario.distributions import DurationDist, NumberDist, SizeDist
+from twin.scenario.quantities import Duration, Rate, Size
+
+# Terminal states of an offered recipient (DESIGN.md principle 2). `pending` is not a terminal state;
+# it is what a recipient still in the system at the end of the run is counted as.
+TERMINAL_STATES = (
+    "delivered",
+    "rejected",
+    "bounced",
+    "quarantined",
+    "attachment_held",
+    "discarded",
+    "redirected",
+    "lost",
+    "expired_at_sender",
+)
+STATES = (*TERMINAL_STATES, "pending")
+
+Balance = Literal["round_robin", "weighted_round_robin", "least_connections", "random"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Meta(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class Clock(Strict):
+    start: dt.datetime = Field(description="simulation time 0, e.g. 2010-05-03 00:00 (a Monday)")
+    timezone: str = Field(
+        "Europe/Berlin", description="IANA zone for naive start times and local-time profiles"
+    )
+    horizon: Duration = Field(gt=0, description="how long sources offer traffic, e.g. 1d or 7d")
+    drain: Duration = Field(
+        0.0, ge=0, description="extra time after the horizon for work in flight to finish"
+    )
+    warmup: Duration = Field(
+        0.0, ge=0, description="statistics of stations ignore customers arriving earlier"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r} (expected an IANA name such as Europe/Berlin)"
+            ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _aware_start(self):
+        if self.start.tzinfo is None:
+            self.start = self.start.replace(tzinfo=ZoneInfo(self.timezone))
+        if self.warmup >= self.horizon:
+            raise ValueError("warmup must be shorter than the horizon")
+        return self
+
+
+class HardwareModel(Strict):
+    description: str = ""
+    appliance: bool = Field(False, description="a box whose CPU is not modelled (e.g. a load balancer)")
+    sockets: int | None = Field(None, ge=1)
+    cores_per_socket: int | None = Field(None, ge=1)
+    ghz: float | None = Field(None, gt=0)
+    ipc: float = Field(1.0, gt=0, description="work per clock relative to the reference generation")
+    memory: Size | None = None
+
+    @model_validator(mode="after")
+    def _cpu_given(self):
+        if not self.appliance:
+            missing = [f for f in ("sockets", "cores_per_socket", "ghz") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"a server model needs {', '.join(missing)} (or appliance: true)")
+        return self
+
+    @property
+    def cores(self) -> int:
+        return (self.sockets or 0) * (self.cores_per_socket or 0)
+
+
+class Hardware(Strict):
+    reference: str = Field(
+        "sun-x4100-opteron-2.4",
+        description="the model one of whose cores defines 1 CPU-second of service demand",
+    )
+    models: dict[str, HardwareModel] = Field(
+        default_factory=dict, description="models added to (or replacing) the shipped catalogue"
+    )
+
+
+class VirtualServer(Strict):
+    vcpus: int = Field(ge=1, description="virtual CPUs (guaranteed resources on the ESX host, seed §1)")
+    memory: Size | None = None
+    hosts: list[str] | None = Field(
+        None, min_length=1, description="ESX hosts to place these VMs on, cycled; default: spread over all"
+    )
+
+
+class Member(Strict):
+    count: int = Field(ge=0)
+    hardware: str | None = Field(None, description="a physical server: catalogue model name")
+    vm: VirtualServer | None = Field(None, description="a virtual server on the ESX cluster")
+    names: list[str] | None = Field(None, description="explicit node names, one per member")
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.hardware is None) == (self.vm is None):
+            raise ValueError("give exactly one of 'hardware' (physical) or 'vm' (virtual)")
+        if self.names is not None and len(self.names) != self.count:
+            raise ValueError(f"names lists {len(self.names)} names for count {self.count}")
+        return self
+
+
+class ComponentClass(Strict):
+    """One documented class of platform components (PLATFORM.md §1)."""
+
+    members: list[Member] = Field(default_factory=list)
+    demand: DurationDist | None = Field(
+        None, description="CPU-seconds on the reference core per message handled; none: no CPU work modelled"
+    )
+    servers: int | None = Field(
+        None, ge=1, description="messages handled at once per instance; default: its CPU cores"
+    )
+    balance: Balance | None = Field(None, description="how a sender picks an instance; default from policies")
+    routing: dict[str, float] = Field(
+        default_factory=dict,
+        description="next class/station or terminal state -> probability; the rest leaves as delivered",
+    )
+    enabled: bool = True
+
+    @field_validator("routing")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        return _check_probabilities(v)
+
+    @property
+    def count(self) -> int:
+        return sum(m.count for m in self.members) if self.enabled else 0
+
+
+class Station(Strict):
+    """A generic queueing station: `servers` identical servers, a FIFO queue, a service-time distribution."""
+
+    servers: int = Field(1, ge=1)
+    service: DurationDist
+    routing: dict[str, float] = Field(default_factory=dict)
+    balance: Balance | None = None
+
+    @field_validator("routing")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        return _check_probabilities(v)
+
+
+def _check_probabilities(v: dict[str, float]) -> dict[str, float]:
+    bad = {k: p for k, p in v.items() if not 0 <= p <= 1}
+    if bad:
+        raise ValueError(f"probabilities must lie in [0, 1] (got {bad})")
+    total = sum(v.values())
+    if total > 1 + 1e-9:
+        raise ValueError(f"probabilities sum to {total:g}, more than 1")
+    return v
+
+
+class Network(Strict):
+    lan_latency: Duration = Field(0.0002, ge=0, description="one-way latency between machines in the centre")
+    internet_latency: Duration = Field(0.03, ge=0, description="one-way latency to remote mail servers")
+
+
+# Component classes in the order PLATFORM.md §1 lists them; topology.py knows how they connect.
+COMPONENT_CLASSES = (
+    "load_balancer",
+    "frontend",
+    "scanner",
+    "scan_central",
+    "store",
+    "replica",
+    "san",
+    "lists",
+    "ldap",
+    "kdc",
+    "internal",
+    "esx",
+)
+
+
+class Platform(Strict):
+    network: Network = Field(default_factory=Network)
+    load_balancer: ComponentClass = Field(default_factory=ComponentClass)
+    frontend: ComponentClass = Field(default_factory=ComponentClass)
+    scanner: ComponentClass = Field(default_factory=ComponentClass)
+    scan_central: ComponentClass = Field(default_factory=ComponentClass)
+    store: ComponentClass = Field(default_factory=ComponentClass, description="IMAP/POP3 primary (Cyrus)")
+    replica: ComponentClass = Field(default_factory=ComponentClass, description="asynchronous Cyrus replica")
+    san: ComponentClass = Field(default_factory=ComponentClass)
+    lists: ComponentClass = Field(default_factory=ComponentClass)
+    ldap: ComponentClass = Field(default_factory=ComponentClass)
+    kdc: ComponentClass = Field(default_factory=ComponentClass)
+    internal: ComponentClass = Field(default_factory=ComponentClass)
+    esx: ComponentClass = Field(default_factory=ComponentClass)
+    stations: dict[str, Station] = Field(
+        default_factory=dict, description="generic queueing stations (for studies and validation)"
+    )
+
+    def classes(self) -> dict[str, ComponentClass]:
+        return {name: getattr(self, name) for name in COMPONENT_CLASSES}
+
+
+class Source(Strict):
+    """A Poisson stream of messages entering the platform at one class or station."""
+
+    name: str = Field(min_length=1)
+    traffic_class: str = Field("inbound", min_length=1)
+    enter: str = Field(description="class or station that receives the messages")
+    rate: Rate = Field(gt=0, description="mean arrivals per second, e.g. 0.8/s or 1.4M/day")
+    recipients: NumberDist = Field(
+        default_factory=lambda: {"dist": "constant", "value": 1},
+        validate_default=True,
+        description="recipients per message (rounded up to a whole number >= 1)",
+    )
+    size: SizeDist = Field(default_factory=lambda: {"dist": "constant", "value": 0}, validate_default=True)
+    start: Duration = Field(0.0, ge=0)
+    stop: Duration | None = Field(None, gt=0, description="default: the horizon")
+    enabled: bool = True
+
+
+class Workload(Strict):
+    sources: list[Source] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, v: list[Source]) -> list[Source]:
+        seen: set[str] = set()
+        for s in v:
+            if s.name in seen:
+                raise ValueError(f"two sources are named {s.name!r}")
+            seen.add(s.name)
+        return v
+
+
+class Policies(Strict):
+    balance: Balance = Field("round_robin", description="default load-balancing policy")
+
+
+class Outputs(Strict):
+    sample_interval: Duration = Field(60.0, gt=0, description="probe interval for time series")
+    ledger: bool = True
+    timeseries: bool = True
+    report: bool = True
+
+
+class Scenario(Strict):
+    meta: Meta
+    clock: Clock
+    hardware: Hardware = Field(default_factory=Hardware)
+    platform: Platform = Field(default_factory=Platform)
+    workload: Workload = Field(default_factory=Workload)
+    policies: Policies = Field(default_factory=Policies)
+    faults: list[dict] = Field(
+        default_factory=list, description="outages; fault kinds come with later versions"
+    )
+    outputs: Outputs = Field(default_factory=Outputs)
+
+    @field_validator("faults")
+    @classmethod
+    def _no_fault_kinds_yet(cls, v: list[dict]) -> list[dict]:
+        if v:
+            raise ValueError("this version of mailtwin knows no fault kinds yet; leave 'faults' empty")
+        return v
+
+    @property
+    def end(self) -> float:
+        """Simulated seconds the run lasts: the horizon plus the drain."""
+        return self.clock.horizon + self.clock.drain
+
+
+# Node-name prefixes per class; a class with one instance is named by the prefix alone (e.g. `kdc`).
+NAME_PREFIX = {
+    "load_balancer": "lb",
+    "frontend": "fe",
+    "scanner": "scan",
+    "scan_central": "scan-central",
+    "store": "store",
+    "replica": "store-replica",
+    "san": "san",
+    "lists": "lists",
+    "ldap": "ldap",
+    "kdc": "kdc",
+    "internal": "internal",
+    "esx": "esx",
+}
+
+
+def instances(platform: Platform) -> list[tuple[str, str, int, Member]]:
+    """(class, node name, member index, member) for every instance, in a stable order."""
+    out: list[tuple[str, str, int, Member]] = []
+    for cls, spec in platform.classes().items():
+        if not spec.enabled:
+            continue
+        total = spec.count
+        i = 0
+        for mi, member in enumerate(spec.members):
+            for k in range(member.count):
+                i += 1
+                if member.names is not None:
+                    name = member.names[k]
+                else:
+                    name = NAME_PREFIX[cls] if total == 1 else f"{NAME_PREFIX[cls]}{i}"
+                out.append((cls, name, mi, member))
+    return out

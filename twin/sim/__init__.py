@@ -1,0 +1,1 @@
+"""The simulation core: random streams, ledger, probes and the engine that wires components."""

@@ -1,0 +1,242 @@
+"""The platform as a graph: one node per component instance, edges for links, placement and dependencies.
+
+Edge kinds (the key of each edge in the MultiDiGraph):
+- ``link``: a network path messages or requests travel, with its one-way ``latency``;
+- ``runs_on``: a virtual server runs on an ESX host (a host failure takes its VMs down);
+- ``depends_on``: a component needs another to work (frontend -> LDAP, scanner -> central, store -> SAN).
+
+Which classes talk to which is the documented architecture (PLATFORM.md §1-2, the seed's figure 1);
+how many of each there are, and on what hardware, comes from the scenario.
+"""
+
+from __future__ import annotations
+
+from itertools import cycle
+from pathlib import Path
+
+import networkx as nx
+
+from twin.scenario.schema import Scenario, instances
+
+# Drawing layers, top to bottom, as in the seed's figure: outside world, balancing, SMTP, scanning,
+# store and directory services, storage, virtualisation.
+LAYER = {
+    "internet": 0,
+    "load_balancer": 1,
+    "frontend": 2,
+    "lists": 2,
+    "internal": 2,
+    "scanner": 3,
+    "scan_central": 4,
+    "store": 4,
+    "replica": 4,
+    "ldap": 4,
+    "kdc": 4,
+    "san": 5,
+    "esx": 6,
+}
+
+# Documented conversations between classes: (from, to, over the Internet?).
+LINKS = (
+    ("internet", "load_balancer", True),  # remote MTAs and users reach mail.uni-paderborn.de via the LB
+    ("load_balancer", "frontend", False),
+    ("load_balancer", "scanner", False),  # scanners are reached through the load balancer (seed §2)
+    ("frontend", "load_balancer", False),  # milter calls to the scan cluster's virtual address
+    ("frontend", "store", False),  # LMTP delivery (seed §3.1 step 9)
+    ("frontend", "ldap", False),  # recipient checks, list and subdomain routes (seed §2, §4)
+    ("frontend", "kdc", False),  # Kerberos login for SMTP submission
+    ("frontend", "lists", False),  # list posts in and out go through the frontends
+    ("lists", "frontend", False),
+    ("frontend", "internal", False),  # university servers and subdomains with a route (seed §5)
+    ("internal", "frontend", False),
+    ("frontend", "internet", True),  # outbound mail and bounces
+    ("scanner", "scan_central", False),
+    ("store", "san", False),  # metadata and archive on the iSCSI SAN (seed §2)
+    ("replica", "san", False),
+    ("store", "kdc", False),  # Kerberos login at IMAP/POP3
+    ("store", "replica", False),  # rolling sync_client replication, ~5 min behind (seed §2)
+    ("lists", "ldap", False),
+)
+DEPENDS = (
+    ("frontend", "ldap"),
+    ("frontend", "kdc"),
+    ("scanner", "scan_central"),
+    ("store", "san"),
+    ("replica", "san"),
+    ("store", "kdc"),
+    ("lists", "ldap"),
+)
+
+
+def build_topology(sc: Scenario) -> nx.MultiDiGraph:
+    """Nodes carry: kind, layer, physical, hardware, cores, speed, host (VMs)."""
+    g = nx.MultiDiGraph(name=sc.meta.name)
+    models = sc.hardware.models
+    ref = models[sc.hardware.reference]
+    ref_speed = ref.ghz * ref.ipc
+    g.add_node(
+        "internet", kind="internet", layer=LAYER["internet"], physical=True, hardware=None, cores=0, speed=0.0
+    )
+
+    nodes = instances(sc.platform)
+    esx_names = [name for cls, name, _, _ in nodes if cls == "esx"]
+    spread = cycle(esx_names) if esx_names else None
+    member_hosts: dict[tuple[str, int], cycle] = {}
+    by_class: dict[str, list[str]] = {}
+    for cls, name, mi, member in nodes:
+        by_class.setdefault(cls, []).append(name)
+        attrs = {"kind": cls, "layer": LAYER[cls], "member": mi}
+        if member.hardware is not None:
+            model = models[member.hardware]
+            attrs |= {
+                "physical": True,
+                "hardware": member.hardware,
+                "cores": model.cores,
+                "speed": (model.ghz * model.ipc / ref_speed) if model.ghz else 0.0,
+                "host": None,
+            }
+        else:
+            key = (cls, mi)
+            if member.vm.hosts:
+                host = next(member_hosts.setdefault(key, cycle(member.vm.hosts)))
+            else:
+                host = next(spread)
+            host_model = _host_model(sc, host)
+            attrs |= {
+                "physical": False,
+                "hardware": f"vm:{member.vm.vcpus}vcpu@{host_model}",
+                "cores": member.vm.vcpus,
+                "speed": models[host_model].ghz * models[host_model].ipc / ref_speed,
+                "host": host,
+            }
+        g.add_node(name, **attrs)
+
+    for order, (name, st) in enumerate(sc.platform.stations.items()):
+        g.add_node(
+            name,
+            kind="station",
+            layer=1 + order,
+            physical=True,
+            hardware=None,
+            cores=st.servers,
+            speed=1.0,
+            host=None,
+        )
+        by_class[name] = [name]
+
+    lan, wan = sc.platform.network.lan_latency, sc.platform.network.internet_latency
+    by_class["internet"] = ["internet"]
+    for a, b, over_internet in LINKS:
+        for u in by_class.get(a, []):
+            for v in by_class.get(b, []):
+                if u != v:
+                    g.add_edge(u, v, key="link", latency=wan if over_internet else lan)
+    for a, b in DEPENDS:
+        for u in by_class.get(a, []):
+            for v in by_class.get(b, []):
+                if u != v:
+                    g.add_edge(u, v, key="depends_on")
+    for name, data in list(g.nodes(data=True)):
+        if data.get("host"):
+            g.add_edge(name, data["host"], key="runs_on")
+
+    # Routing targets of classes and stations are links too: the graph is the one map the model reads.
+    routed = {cls: spec.routing for cls, spec in sc.platform.classes().items()}
+    routed |= {name: st.routing for name, st in sc.platform.stations.items()}
+    for src, routing in routed.items():
+        for target, p in routing.items():
+            for u in by_class.get(src, []):
+                for v in by_class.get(target, []):
+                    if not g.has_edge(u, v, key="link"):
+                        g.add_edge(u, v, key="link", latency=0.0 if src in sc.platform.stations else lan)
+                    g.edges[u, v, "link"]["p"] = p
+    return g
+
+
+def _host_model(sc: Scenario, host: str) -> str:
+    for cls, name, _, member in instances(sc.platform):
+        if cls == "esx" and name == host:
+            return member.hardware
+    raise KeyError(host)
+
+
+def members_of(g: nx.MultiDiGraph, kind: str) -> list[str]:
+    """Node names of one class (or the station of that name), in build order."""
+    return [n for n, d in g.nodes(data=True) if d["kind"] == kind or (d["kind"] == "station" and n == kind)]
+
+
+def draw_topology(g: nx.MultiDiGraph, path: str | Path, title: str | None = None) -> None:
+    """A layered picture like the seed's figure: physical machines light, virtual servers dark."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from twin.io import atomic_path
+
+    layers = sorted({d["layer"] for _, d in g.nodes(data=True)})
+    pos = {}
+    for layer in layers:
+        row = [n for n, d in g.nodes(data=True) if d["layer"] == layer]
+        for i, n in enumerate(row):
+            pos[n] = ((i - (len(row) - 1) / 2) * 1.6, -layer * 1.4)
+    width = max(8.0, 1.6 * max(sum(1 for _, d in g.nodes(data=True) if d["layer"] == lay) for lay in layers))
+    fig, ax = plt.subplots(figsize=(min(width, 30), 1.6 * len(layers) + 1.5))
+    kinds = {
+        "link": dict(edge_color="#8a8a8a", style="solid", width=0.8),
+        "depends_on": dict(edge_color="#c0392b", style="dashed", width=0.8),
+        "runs_on": dict(edge_color="#2c3e50", style="dotted", width=1.2),
+    }
+    for kind, style in kinds.items():
+        edges = [(u, v) for u, v, k in g.edges(keys=True) if k == kind]
+        nx.draw_networkx_edges(
+            g,
+            pos,
+            edgelist=edges,
+            ax=ax,
+            arrows=True,
+            arrowsize=8,
+            alpha=0.6,
+            connectionstyle="arc3,rad=0.05",
+            **style,
+        )
+    physical = [n for n, d in g.nodes(data=True) if d.get("physical", True)]
+    virtual = [n for n, d in g.nodes(data=True) if not d.get("physical", True)]
+    nx.draw_networkx_nodes(
+        g,
+        pos,
+        nodelist=physical,
+        node_shape="s",
+        node_size=1500,
+        node_color="#e8eef4",
+        edgecolors="#34495e",
+        ax=ax,
+    )
+    nx.draw_networkx_nodes(
+        g,
+        pos,
+        nodelist=virtual,
+        node_shape="o",
+        node_size=1500,
+        node_color="#34495e",
+        edgecolors="#1b2631",
+        ax=ax,
+    )
+    nx.draw_networkx_labels(g, pos, labels={n: n for n in physical}, font_size=7, ax=ax)
+    nx.draw_networkx_labels(g, pos, labels={n: n for n in virtual}, font_size=7, font_color="white", ax=ax)
+    from matplotlib.lines import Line2D
+
+    legend = [
+        Line2D([], [], marker="s", ls="", mfc="#e8eef4", mec="#34495e", ms=10, label="physical server"),
+        Line2D([], [], marker="o", ls="", mfc="#34495e", mec="#1b2631", ms=10, label="virtual server (ESX)"),
+        Line2D([], [], color="#8a8a8a", label="network link"),
+        Line2D([], [], color="#c0392b", ls="--", label="depends on"),
+        Line2D([], [], color="#2c3e50", ls=":", label="runs on"),
+    ]
+    ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_title(title or f"Topology: {g.graph.get('name', '')}")
+    ax.axis("off")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Workload: the traffic offered to the platform."""
