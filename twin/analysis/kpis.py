@@ -62,8 +62,10 @@ def compute_kpis(model, timeseries) -> dict:
     ledger = model.ledger
     recipients, conservation = recipients_and_conservation(model)
     state = ledger.column("state")
-    delivered = state == STATES.index("delivered")
-    latency = ledger.column("t_final") - ledger.column("t_offered")
+    offered_at = ledger.column("t_offered")
+    # Like the stations' statistics, latencies leave out what was offered during the warm-up.
+    delivered = (state == STATES.index("delivered")) & (offered_at >= model.scenario.clock.warmup)
+    latency = ledger.column("t_final") - offered_at
     classes = ledger.column("traffic_class")
 
     lat = {"all": _latency(latency[delivered])}

@@ -9,6 +9,8 @@ per state change, no per-event records.
 
 from __future__ import annotations
 
+from collections import deque
+
 import simpy
 
 
@@ -24,7 +26,7 @@ class Station:
         "env",
         "name",
         "queued",
-        "resource",
+        "_waiting",
         "servers",
         "sojourn_n",
         "sojourn_sum",
@@ -37,7 +39,7 @@ class Station:
         self.env = env
         self.name = name
         self.servers = servers
-        self.resource = simpy.Resource(env, capacity=servers)
+        self._waiting: deque[simpy.Event] = deque()
         self.busy = 0  # customers in service now
         self.queued = 0  # customers waiting now
         self.arrivals = 0  # cumulative, for probes
@@ -65,23 +67,32 @@ class Station:
             self._last = now
 
     def serve(self, service_time: float):
-        """Wait for a server, hold it for ``service_time``: a generator to ``yield from``."""
+        """Wait for a server, hold it for ``service_time``: a generator to ``yield from``.
+
+        A free server is taken at once; otherwise the customer waits on an event in FIFO order, and the
+        customer finishing service hands its server straight to the first one waiting.
+        """
         env = self.env
         t0 = env.now
         self.advance(t0)
         self.arrivals += 1
-        self.queued += 1
-        req = self.resource.request()
-        yield req
-        t1 = env.now
-        self.advance(t1)
-        self.queued -= 1
-        self.busy += 1
+        if self.busy < self.servers:
+            self.busy += 1
+            t1 = t0
+        else:
+            self.queued += 1
+            turn = env.event()
+            self._waiting.append(turn)
+            yield turn
+            t1 = env.now  # the server handed over is already counted as busy
         yield env.timeout(service_time)
         t2 = env.now
-        self.resource.release(req)
         self.advance(t2)
-        self.busy -= 1
+        if self._waiting:
+            self.queued -= 1
+            self._waiting.popleft().succeed()
+        else:
+            self.busy -= 1
         self.completions += 1
         if t0 >= self.stats_from:
             self.wait_sum += t1 - t0

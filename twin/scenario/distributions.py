@@ -146,6 +146,8 @@ def _family(quantity: Any, suffix: str):
 
     for cls in (Constant, Exponential, Lognormal, Empirical):
         cls.__name__ = cls.__qualname__ = f"{cls.__name__}{suffix}"
+        # Module attributes, so that scenarios pickle (worker processes, Dask) like any other model.
+        globals()[cls.__name__] = cls
     union = Annotated[Constant | Exponential | Lognormal | Empirical, Field(discriminator="dist")]
     return union
 

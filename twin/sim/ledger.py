@@ -30,6 +30,9 @@ COLUMNS = {
     "attempts": np.uint16,  # delivery attempts
 }
 
+# What a row holds before anything happened to it (a new, pending recipient of an original message).
+FILL = {"parent_id": -1, "t_accepted": np.nan, "t_final": np.nan, "state": PENDING}
+
 
 class Vocabulary:
     """Interned names: code(name) -> small int, stable in order of first use."""
@@ -55,7 +58,7 @@ class Ledger:
     def __init__(self, capacity: int = 1 << 14):
         self.n = 0
         self.messages = 0
-        self.cols = {k: np.empty(capacity, dtype=t) for k, t in COLUMNS.items()}
+        self.cols = {k: np.full(capacity, FILL.get(k, 0), dtype=t) for k, t in COLUMNS.items()}
         self.classes = Vocabulary()
         self.stages = Vocabulary(["offered"])
         self.nodes = Vocabulary(["(sender)"])  # code 0: not yet taken in by any component
@@ -69,51 +72,69 @@ class Ledger:
         for k, col in self.cols.items():
             new = np.empty(cap, dtype=col.dtype)
             new[: self.n] = col[: self.n]
+            new[self.n :] = FILL.get(k, 0)
             self.cols[k] = new
 
     def offer(
         self, n: int, t: float, traffic_class: int, origin: int, size: int, parent: int = -1
     ) -> tuple[int, int]:
-        """New message with ``n`` recipients; returns (message id, first row)."""
+        """New message with ``n`` recipients; returns (message id, first row). Unused rows already hold
+        the defaults of a new, pending row, so only the message's own fields are written."""
         r0, r1 = self.n, self.n + n
         if r1 > len(self.cols["msg_id"]):
             self._grow(r1)
         c = self.cols
         mid = self.messages
         self.messages += 1
-        c["msg_id"][r0:r1] = mid
-        c["parent_id"][r0:r1] = parent
-        c["traffic_class"][r0:r1] = traffic_class
-        c["origin"][r0:r1] = origin
-        c["size"][r0:r1] = size
-        c["t_offered"][r0:r1] = t
-        c["t_accepted"][r0:r1] = np.nan
-        c["t_final"][r0:r1] = np.nan
-        c["state"][r0:r1] = PENDING
-        c["stage"][r0:r1] = 0
-        c["node"][r0:r1] = 0
-        c["attempts"][r0:r1] = 0
+        if n == 1:
+            c["msg_id"][r0] = mid
+            c["traffic_class"][r0] = traffic_class
+            c["origin"][r0] = origin
+            c["size"][r0] = size
+            c["t_offered"][r0] = t
+        else:
+            c["msg_id"][r0:r1] = mid
+            c["traffic_class"][r0:r1] = traffic_class
+            c["origin"][r0:r1] = origin
+            c["size"][r0:r1] = size
+            c["t_offered"][r0:r1] = t
+        if parent != -1:
+            c["parent_id"][r0:r1] = parent
         self.n = r1
         return mid, r0
 
     def locate(self, r0: int, n: int, node: int, stage: int) -> None:
-        self.cols["node"][r0 : r0 + n] = node
-        self.cols["stage"][r0 : r0 + n] = stage
+        if n == 1:
+            self.cols["node"][r0] = node
+            self.cols["stage"][r0] = stage
+        else:
+            self.cols["node"][r0 : r0 + n] = node
+            self.cols["stage"][r0 : r0 + n] = stage
 
     def accept(self, r0: int, n: int, t: float) -> None:
-        self.cols["t_accepted"][r0 : r0 + n] = t
+        if n == 1:
+            self.cols["t_accepted"][r0] = t
+        else:
+            self.cols["t_accepted"][r0 : r0 + n] = t
 
     def attempt(self, r0: int, n: int) -> None:
-        self.cols["attempts"][r0 : r0 + n] += 1
+        if n == 1:
+            self.cols["attempts"][r0] += 1
+        else:
+            self.cols["attempts"][r0 : r0 + n] += 1
 
     def finish(self, r0: int, n: int, t: float, state: int, stage: int, node: int) -> None:
         c = self.cols
-        r1 = r0 + n
         if n == 1:
             if c["state"][r0] != PENDING:
                 self.double_final += 1
-        else:
-            self.double_final += int(np.count_nonzero(c["state"][r0:r1] != PENDING))
+            c["state"][r0] = state
+            c["stage"][r0] = stage
+            c["node"][r0] = node
+            c["t_final"][r0] = t
+            return
+        r1 = r0 + n
+        self.double_final += int(np.count_nonzero(c["state"][r0:r1] != PENDING))
         c["state"][r0:r1] = state
         c["stage"][r0:r1] = stage
         c["node"][r0:r1] = node
