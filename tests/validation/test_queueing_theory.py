@@ -35,7 +35,8 @@ def test_mm1_mean_wait_matches_rho_over_mu_minus_lambda():
 
 
 def test_mmc_mean_wait_matches_erlang_c():
-    # M/M/3, lambda = 2.1/s, mu = 1/s (rho = 0.7): Erlang C(3, 2.1) = 0.4923, W_q = C / (3 mu - lambda) = 0.547 s.
+    # M/M/3, lambda = 2.1/s, mu = 1/s (rho = 0.7): Erlang C(3, 2.1) = 0.4923,
+    # W_q = C / (3 mu - lambda) = 0.547 s.
     data = network({"s1": station(3, "1s")}, [{"name": "a", "enter": "s1", "rate": "2.1/s"}], HORIZON, WARMUP)
     est = estimates(data, {"wq": station_stat("s1", "mean_wait"), "lq": station_stat("s1", "mean_queue")})
     theory = mmc(2.1, 1.0, 3)
@@ -59,7 +60,8 @@ def test_three_station_tandem_matches_jackson():
 
     measures = {f"w{i}": station_stat(f"s{i}", "mean_sojourn") for i in (1, 2, 3)} | {"total": network_time}
     est = estimates(data, measures)
-    figures, total = jackson([0.5, 0, 0], [[0, 1, 0], [0, 0, 1], [0, 0, 0]], [1 / 1.2, 1 / 1.4, 1.0], [1, 1, 1])
+    tandem = [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
+    figures, total = jackson([0.5, 0, 0], tandem, [1 / 1.2, 1 / 1.4, 1.0], [1, 1, 1])
     assert total == pytest.approx(3.0 + 1 / (1 / 1.4 - 0.5) + 2.0)
     for i, fig in enumerate(figures, start=1):
         _check(est[f"w{i}"], fig.mean_sojourn, f"tandem station s{i} W")

@@ -17,6 +17,7 @@ import simpy
 class Station:
     __slots__ = (
         "_last",
+        "_waiting",
         "area_busy",
         "area_queue",
         "arrivals",
@@ -26,7 +27,6 @@ class Station:
         "env",
         "name",
         "queued",
-        "_waiting",
         "servers",
         "sojourn_n",
         "sojourn_sum",
