@@ -161,11 +161,30 @@ def _validate(data: Any, lines: dict[Loc, int], filename: str, overrides) -> Sce
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError([problem(tuple(e["loc"]), _message(e)) for e in exc.errors()]) from None
+        found = []
+        for e in exc.errors():
+            written = _lookup(data, _data_loc(data, tuple(e["loc"])))
+            if written is not _MISSING and not isinstance(written, dict | list):
+                e = {**e, "input": written}  # quote what the file says (-1h), not the parsed -3600.0
+            found.append(problem(tuple(e["loc"]), _message(e)))
+        raise ScenarioError(list(dict.fromkeys(found))) from None
     refs = check_references(sc)
     if refs:
-        raise ScenarioError([problem(loc, msg) for loc, msg in refs])
+        raise ScenarioError(list(dict.fromkeys(problem(loc, msg) for loc, msg in refs)))
     return sc
+
+
+_MISSING = object()
+
+
+def _lookup(data: Any, loc: Loc) -> Any:
+    node = data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return node
 
 
 def apply_override(data: dict, item: str) -> Loc:
@@ -225,7 +244,12 @@ def _data_loc(data: Any, loc: Loc) -> Loc:
         if in_dict or in_list:
             node = node[part]
             out.append(part)
-        elif last and isinstance(part, str) and not part.startswith(("function-", "union[")):
+        elif (
+            last
+            and isinstance(part, str)
+            and not part.startswith(("function-", "union["))
+            and not (isinstance(node, dict) and node.get("dist") == part)  # a union tag, not a field
+        ):
             out.append(part)
     return tuple(out)
 

@@ -107,12 +107,13 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
 def _instant_loop(sc: Scenario) -> list[str]:
     """A routing cycle whose every hop takes zero time would never let simulated time advance."""
     g = nx.DiGraph()
-    instant = {cls for cls, spec in sc.platform.classes().items() if spec.count > 0 and spec.demand is None}
-    instant |= {
+    # Ordered (not a set of strings) so the loop reported is the same on every run.
+    instant = [cls for cls, spec in sc.platform.classes().items() if spec.count > 0 and spec.demand is None]
+    instant += [
         name
         for name, st in sc.platform.stations.items()
         if st.service.dist == "constant" and st.service.value == 0
-    }
+    ]
     routed = {cls: spec.routing for cls, spec in sc.platform.classes().items()}
     routed |= {name: st.routing for name, st in sc.platform.stations.items()}
     for src in instant:

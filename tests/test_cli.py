@@ -1,0 +1,164 @@
+"""Every command of the mailtwin CLI, as a user or a CI job calls it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.helpers import BASELINE
+from twin.cli import main
+
+SHORT = ["--set", "clock.horizon=20m", "--set", "clock.drain=2m"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "baseline"
+    assert main(["run", str(BASELINE), "--out", str(out), "--seed", "3", *SHORT]) == 0
+    return out
+
+
+def test_run_writes_the_contracted_files(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {
+        "kpis.json",
+        "ledger.parquet",
+        "timeseries.parquet",
+        "scenario.resolved.yaml",
+        "report.html",
+        "run.json",
+        "plots",
+    } <= names
+    assert {p.name for p in (run_dir / "plots").glob("*.png")} == {
+        "outcomes.png",
+        "utilisation.png",
+        "queues.png",
+    }
+    assert not [p for p in run_dir.rglob(".*.tmp")]
+
+
+def test_kpis_have_the_recipients_block(run_dir):
+    kpis = json.loads((run_dir / "kpis.json").read_text())
+    rec = kpis["recipients"]
+    assert set(rec) == {
+        "offered",
+        "delivered",
+        "rejected",
+        "bounced",
+        "quarantined",
+        "attachment_held",
+        "discarded",
+        "redirected",
+        "lost",
+        "expired_at_sender",
+        "pending",
+    }
+    assert all(isinstance(v, int) for v in rec.values())
+    assert sum(v for k, v in rec.items() if k != "offered") == rec["offered"] > 0
+    assert kpis["conservation_ok"] is True
+
+
+def test_ledger_and_timeseries_are_readable_parquet(run_dir):
+    kpis = json.loads((run_dir / "kpis.json").read_text())
+    ledger = pd.read_parquet(run_dir / "ledger.parquet")
+    assert len(ledger) == kpis["recipients"]["offered"]
+    assert ledger["state"].value_counts()["rejected"] == kpis["recipients"]["rejected"]
+    ts = pd.read_parquet(run_dir / "timeseries.parquet")
+    assert {"t", "time", "component", "kind", "utilisation", "queue", "busy"} <= set(ts.columns)
+    assert set(ts["component"]) >= {"fe1", "scan1", "store"}
+
+
+def test_run_json_says_how_it_was_made(run_dir):
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["seed"] == 3 and info["events_processed"] > 0 and info["wall_seconds"] > 0
+    assert info["mailtwin_version"]
+
+
+def test_a_run_repeats_from_its_output_alone(run_dir, tmp_path):
+    resolved = run_dir / "scenario.resolved.yaml"
+    assert yaml.safe_load(resolved.read_text())["clock"]["horizon"] == "20m"
+    again = tmp_path / "again"
+    assert main(["run", str(resolved), "--out", str(again), "--seed", "3"]) == 0
+    a = pd.read_parquet(run_dir / "ledger.parquet")
+    b = pd.read_parquet(again / "ledger.parquet")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_report_shows_the_outcome_table_and_plots(run_dir):
+    html = (run_dir / "report.html").read_text()
+    assert "Recipients by final state" in html and "Conservation law" in html
+    assert "plots/utilisation.png" in html and "plots/outcomes.png" in html
+
+
+def test_run_prints_a_summary(tmp_path, capsys):
+    assert main(["run", str(BASELINE), "--out", str(tmp_path / "o"), *SHORT]) == 0
+    out = capsys.readouterr().out
+    assert "conservation: ok" in out and "rejected" in out and f"results in {tmp_path / 'o'}/" in out
+
+
+def test_run_json_flag_prints_the_kpis(tmp_path, capsys):
+    assert main(["run", str(BASELINE), "--out", str(tmp_path / "o"), "--json", *SHORT]) == 0
+    assert json.loads(capsys.readouterr().out)["conservation_ok"] is True
+
+
+def test_negative_seed_is_bad_input(tmp_path, capsys):
+    assert main(["run", str(BASELINE), "--out", str(tmp_path / "o"), "--seed", "-1", *SHORT]) == 2
+    assert "--seed must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_validate_accepts_good_files(capsys):
+    assert main(["validate", str(BASELINE)]) == 0
+    assert capsys.readouterr().out.startswith(f"{BASELINE}: ok (baseline: 28 platform nodes")
+
+
+def test_validate_reports_each_bad_file_and_still_checks_the_rest(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("meta: {name: x}\n")
+    assert main(["validate", str(bad), str(BASELINE)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"{bad}:1: clock: required field missing\n"
+    assert f"{BASELINE}: ok" in captured.out
+
+
+def test_schema_prints_json_schema(capsys, tmp_path):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["additionalProperties"] is False and "clock" in schema["properties"]
+    assert main(["schema", "--out", str(tmp_path / "s.json")]) == 0
+    assert json.loads((tmp_path / "s.json").read_text()) == schema
+
+
+def test_topology_lists_draws_and_dumps(capsys, tmp_path):
+    png = tmp_path / "t.png"
+    assert main(["topology", str(BASELINE), "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "fe4" in out and "esx1" in out and "29 nodes" in out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["topology", str(BASELINE), "--json"]) == 0
+    graph = json.loads(capsys.readouterr().out)
+    assert {"from": "fe4", "to": "esx1", "kind": "runs_on"} in graph["edges"]
+
+
+def test_console_script_and_module_entry_point_work():
+    proc = subprocess.run(
+        [sys.executable, "-m", "twin", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("mailtwin ")
+    proc = subprocess.run(
+        [sys.executable, "-m", "twin", "validate"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2 and "required" in proc.stderr
+
+
+def test_every_command_has_help(capsys):
+    for cmd in ("run", "validate", "schema", "topology"):
+        with pytest.raises(SystemExit) as exc:
+            main([cmd, "--help"])
+        assert exc.value.code == 0
+        assert "usage: mailtwin " + cmd in capsys.readouterr().out

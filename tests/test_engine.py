@@ -1,0 +1,155 @@
+"""The engine: determinism, routing, balancing, warm-up, pending work, probes."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+import twin
+from tests.helpers import BASELINE, network, simulate, station
+from twin.sim.ledger import COLUMNS
+
+
+def ledger_hash(res) -> str:
+    h = hashlib.sha256()
+    for name in COLUMNS:
+        h.update(res._ledger.column(name).tobytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def baseline_30m():
+    return twin.load_scenario(BASELINE, ["clock.horizon=30m", "clock.drain=5m"])
+
+
+def test_same_seed_gives_an_identical_ledger_and_another_seed_does_not(baseline_30m):
+    a = twin.simulate(baseline_30m, seed=11)
+    b = twin.simulate(baseline_30m, seed=11)
+    c = twin.simulate(baseline_30m, seed=12)
+    assert ledger_hash(a) == ledger_hash(b)
+    assert a.timeseries.equals(b.timeseries)
+    assert ledger_hash(a) != ledger_hash(c)
+
+
+def test_baseline_routing_shares_match_the_scenario(baseline_30m):
+    res = twin.simulate(baseline_30m, seed=5)
+    rec = res.kpis["recipients"]
+    n = rec["offered"]
+    # Rejected share = 0.75 at the frontends + 0.25 * 0.003 virus rejections at the scanners = 0.75075.
+    # Binomial standard deviation sqrt(p (1 - p) / n) ~ 0.0025 for n ~ 29,000; allow 5 of them.
+    p = 0.75 + 0.25 * 0.003
+    assert abs(rec["rejected"] / n - p) < 5 * math.sqrt(p * (1 - p) / n)
+    # Expected offered messages: 1.4 M/day for 30 min = 29,167, Poisson sd 171; allow 5 sd.
+    assert abs(n - 1.4e6 / 48) < 5 * math.sqrt(1.4e6 / 48)
+    assert rec["delivered"] + rec["rejected"] + rec["pending"] == n
+    assert res.kpis["conservation_ok"]
+
+
+def test_round_robin_spreads_messages_evenly(baseline_30m):
+    res = twin.simulate(baseline_30m, seed=5)
+    served = [res.kpis["components"][f"fe{i}"]["customers"] for i in range(1, 7)]
+    assert max(served) - min(served) <= 1
+
+
+def test_weighted_round_robin_follows_cpu_capacity(baseline_30m):
+    sc = twin.load_scenario(
+        BASELINE, ["clock.horizon=30m", "clock.drain=5m", "platform.frontend.balance=weighted_round_robin"]
+    )
+    res = twin.simulate(sc, seed=5)
+    served = np.array([res.kpis["components"][f"fe{i}"]["customers"] for i in range(1, 7)])
+    # Weights = cores x speed: 4 x 1.0 for the X4100s, 2 vCPUs x 1.25 for the VMs; smooth WRR deals
+    # picks in exact proportion, up to one round.
+    weights = np.array([4, 4, 4, 2.5, 2.5, 2.5])
+    assert np.allclose(served / served.sum(), weights / weights.sum(), atol=2e-3)
+
+
+def test_least_connections_prefers_the_first_idle_instance():
+    data = network({}, [{"name": "a", "enter": "frontend", "rate": "0.01/s"}], horizon="2h")
+    data["platform"] = {
+        "frontend": {
+            "members": [{"count": 2, "hardware": "sun-x4100-opteron-2.4"}],
+            "demand": {"dist": "constant", "value": "1ms"},
+            "balance": "least_connections",
+        }
+    }
+    res = simulate(data)
+    comps = res.kpis["components"]
+    # At 0.01/s and 1 ms each the frontends are almost always both idle: ties go to fe1.
+    assert comps["fe2"]["customers"] == 0 < comps["fe1"]["customers"]
+
+
+def test_pending_recipients_show_where_they_wait():
+    # Overloaded single server (rho = 2) and no drain: work is left in the queue at the end.
+    data = network({"slow": station(1, "2s")}, [{"name": "a", "enter": "slow", "rate": "1/s"}], horizon="10m")
+    res = simulate(data)
+    led = res.ledger
+    pending = led[led["state"] == "pending"]
+    assert len(pending) > 200
+    assert set(pending["node"]) == {"slow"} and set(pending["stage"]) == {"station"}
+    assert pending["t_final"].isna().all()
+    assert res.kpis["conservation_ok"]
+
+
+def test_warm_up_is_left_out_of_station_statistics():
+    data = network(
+        {"s": station(1, "0.5s")}, [{"name": "a", "enter": "s", "rate": "1/s"}], horizon="2h", warmup="1h"
+    )
+    res = simulate(data)
+    c = res.kpis["components"]["s"]
+    arrivals_after = int((res.ledger["t_offered"] >= 3600).sum())
+    assert c["customers"] in (arrivals_after, arrivals_after - 1)  # the last may still be in service
+    assert res.kpis["delivery_latency"]["all"]["count"] == c["customers"]
+
+
+def test_probe_samples_every_interval_and_counts_every_arrival():
+    data = network({"s": station(2, "1s")}, [{"name": "a", "enter": "s", "rate": "1/s"}], horizon="1h")
+    data["outputs"]["sample_interval"] = "5m"
+    res = simulate(data)
+    ts = res.timeseries
+    assert list(ts["t"]) == [300.0 * k for k in range(1, 13)]
+    assert ts["arrivals"].sum() == res.kpis["recipients"]["offered"]
+    assert ts["utilisation"].between(0, 1).all()
+    # The probe's exact busy-time integral agrees with the station's own mean utilisation.
+    assert ts["utilisation"].mean() == pytest.approx(res.kpis["components"]["s"]["utilisation"], rel=1e-9)
+
+
+def test_run_reports_events_and_wall_time(baseline_30m):
+    res = twin.simulate(baseline_30m, seed=1)
+    assert res.run["events_processed"] > res.kpis["messages_offered"] * 3
+    assert res.run["wall_seconds"] > 0
+    assert res.run["seed"] == 1
+
+
+def test_multi_recipient_messages_travel_together():
+    src = [{"name": "a", "enter": "s", "rate": "0.5/s", "recipients": {"dist": "constant", "value": 3}}]
+    res = simulate(network({"s": station(1, "0.1s")}, src, horizon="30m", drain="1m"))
+    led = res.ledger
+    per_msg = led.groupby("msg_id")["t_final"].nunique()
+    assert (led.groupby("msg_id").size() == 3).all() and (per_msg == 1).all()
+    assert res.kpis["recipients"]["offered"] == 3 * res.kpis["messages_offered"]
+
+
+def test_the_conservation_check_catches_violations():
+    from twin.analysis.kpis import recipients_and_conservation
+    from twin.sim.engine import Model
+    from twin.sim.ledger import STATE_CODE
+
+    sc = twin.scenario_from_dict(
+        network(
+            {"s": station(1, "1s")}, [{"name": "a", "enter": "s", "rate": "1/s"}], horizon="10m", drain="5m"
+        )
+    )
+    model = Model(sc, seed=1)
+    model.run()
+    assert recipients_and_conservation(model)[1]["ok"]
+    model.ledger.finish(0, 1, 1.0, STATE_CODE["bounced"], 0, 0)  # a second terminal state for row 0
+    assert not recipients_and_conservation(model)[1]["ok"]
+
+    model = Model(sc, seed=1)
+    model.run()
+    model.sources[0].offered_recipients += 1  # a recipient offered but never written to the ledger
+    _, check = recipients_and_conservation(model)
+    assert not check["ok"] and check["offered_by_sources"] == check["ledger_rows"] + 1

@@ -1,0 +1,49 @@
+"""The columnar ledger."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.sim.ledger import COLUMNS, PENDING, STATE_CODE, Ledger
+
+
+def test_rows_grow_past_the_initial_capacity_and_keep_their_values():
+    led = Ledger(capacity=4)
+    rows = [led.offer(3, float(i), 0, 0, 100 + i)[1] for i in range(10)]
+    assert led.n == 30 and rows[-1] == 27
+    assert list(led.column("msg_id")[::3]) == list(range(10))
+    assert np.all(led.column("state") == PENDING)
+    assert np.all(led.column("parent_id") == -1)
+    assert np.isnan(led.column("t_final")).all()
+
+
+def test_finishing_a_row_twice_is_counted_as_a_violation():
+    led = Ledger()
+    _, r0 = led.offer(2, 0.0, 0, 0, 10)
+    led.finish(r0, 2, 5.0, STATE_CODE["delivered"], 0, 0)
+    assert led.double_final == 0
+    led.finish(r0 + 1, 1, 6.0, STATE_CODE["bounced"], 0, 0)
+    assert led.double_final == 1
+
+
+def test_a_row_costs_well_under_100_bytes():
+    # The issue asks for ~10 M rows in well under 1 GB.
+    per_row = sum(np.dtype(t).itemsize for t in COLUMNS.values())
+    assert per_row == 47
+    assert per_row * 10_000_000 < 0.5e9
+
+
+def test_frame_has_named_categories():
+    led = Ledger()
+    led.classes.code("inbound")
+    led.origins.code("src")
+    _, r0 = led.offer(1, 1.0, 0, 0, 10)
+    led.finish(r0, 1, 2.0, STATE_CODE["rejected"], led.stages.code("frontend"), led.nodes.code("fe1"))
+    df = led.to_frame()
+    row = df.iloc[0]
+    assert (row["state"], row["stage"], row["node"], row["traffic_class"]) == (
+        "rejected",
+        "frontend",
+        "fe1",
+        "inbound",
+    )

@@ -1,0 +1,138 @@
+"""Loading scenario files: defaults, units, the shipped catalogue, --set, the resolved dump."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+import twin
+from tests.helpers import BASELINE, network, station
+from twin.scenario import ScenarioError, dump_resolved, load_scenario, parse_scenario, scenario_from_dict
+from twin.scenario.schema import Scenario, instances
+
+
+def test_baseline_describes_the_documented_hardware():
+    sc = load_scenario(BASELINE)
+    kinds = {}
+    for cls, name, _, member in instances(sc.platform):
+        kinds.setdefault(cls, []).append((name, member.hardware or "vm"))
+    # PLATFORM.md §1: 2 load balancers, 3 physical + 3 virtual frontends, 2 + 2 scanners, 1 central,
+    # primary and replica store, 1 list server (VM), 6 ESX hosts.
+    assert [h for _, h in kinds["load_balancer"]] == ["cisco-css-11503"] * 2
+    assert [h for _, h in kinds["frontend"]] == ["sun-x4100-opteron-2.4"] * 3 + ["vm"] * 3
+    assert [h for _, h in kinds["scanner"]] == ["sun-x4100-opteron-2.8"] * 2 + ["vm"] * 2
+    assert [h for _, h in kinds["scan_central"]] == ["sun-x4100m2-opteron-2.8"]
+    assert [h for _, h in kinds["store"]] == ["sun-x4100-opteron-2.6"]
+    assert [h for _, h in kinds["replica"]] == ["sun-x4100-opteron-2.6"]
+    assert [h for _, h in kinds["lists"]] == ["vm"]
+    assert [h for _, h in kinds["esx"]] == ["hp-dl580-g5"] * 6
+    assert sc.workload.sources[0].rate == pytest.approx(1.4e6 / 86400)
+
+
+def test_every_baseline_number_has_its_basis_noted():
+    # Principle 1: a planner must see what is assumed. Every line of the baseline that sets a number
+    # carries a comment (on the line, or in the comment block just above it).
+    import re
+
+    number = re.compile(r"(?<![\w.-])\d")  # a numeric value, not the digits inside a model name
+    lines = BASELINE.read_text().splitlines()
+    checked = 0
+    for i, line in enumerate(lines):
+        body = line.split("#")[0]
+        if ":" in body and number.search(body.split(":", 1)[1]):
+            checked += 1
+            above = [prev.strip() for prev in lines[max(0, i - 8) : i]]
+            assert "#" in line or any(a.startswith("#") for a in above), f"line {i + 1} has no basis: {line}"
+    assert checked > 20
+
+
+def test_defaults_are_filled_and_the_resolved_dump_loads_back_identically():
+    sc = load_scenario(BASELINE)
+    text = dump_resolved(sc, "baseline.yaml")
+    again = parse_scenario(text, "resolved.yaml")
+    assert again.model_dump() == sc.model_dump()
+    data = yaml.safe_load(text)
+    assert data["outputs"]["sample_interval"] == "1m"
+    assert data["platform"]["frontend"]["demand"] == {"dist": "exponential", "mean": "8ms"}
+    assert "hp-dl580-g5" in data["hardware"]["models"]  # the catalogue travels with the results
+
+
+def test_naive_start_takes_the_scenario_time_zone():
+    sc = scenario_from_dict(network({"s": station()}, []))
+    assert sc.clock.start.utcoffset().total_seconds() == 2 * 3600  # CEST on 2010-05-03
+
+
+def test_set_overrides_any_field_including_dotted_model_names():
+    sc = load_scenario(
+        BASELINE,
+        [
+            "clock.horizon=2h",
+            "platform.frontend.members[1].count=5",
+            "hardware.models.sun-x4100-opteron-2.8.ghz=3.0",
+            "workload.sources.0.rate=10/s",
+        ],
+    )
+    assert sc.clock.horizon == 7200
+    assert sc.platform.frontend.count == 8
+    assert sc.hardware.models["sun-x4100-opteron-2.8"].ghz == 3.0
+    assert sc.workload.sources[0].rate == 10
+
+
+def test_a_scenario_can_add_hardware_models():
+    data = network({"s": station()}, [])
+    data["hardware"] = {"models": {"x4600": {"sockets": 8, "cores_per_socket": 2, "ghz": 2.6}}}
+    data["platform"]["frontend"] = {"members": [{"count": 1, "hardware": "x4600"}]}
+    sc = scenario_from_dict(data)
+    assert sc.hardware.models["x4600"].cores == 16
+    assert "sun-x4100-opteron-2.4" in sc.hardware.models
+
+
+def test_problems_are_all_reported_at_once():
+    data = network(
+        {"s": station()},
+        [{"name": "a", "enter": "t", "rate": "1/s"}, {"name": "b", "enter": "u", "rate": "1/s"}],
+    )
+    with pytest.raises(ScenarioError) as exc:
+        scenario_from_dict(data)
+    assert [p.path for p in exc.value.problems] == ["workload.sources[0].enter", "workload.sources[1].enter"]
+
+
+def test_every_optional_stage_can_be_switched_off():
+    sc = load_scenario(
+        BASELINE, ["platform.scanner.enabled=false", "platform.frontend.routing={rejected: 0.75}"]
+    )
+    assert sc.platform.scanner.count == 0
+    with pytest.raises(ScenarioError, match="unknown target 'scanner'"):
+        load_scenario(BASELINE, ["platform.scanner.enabled=false"])
+
+
+def test_json_schema_describes_every_section():
+    schema = Scenario.model_json_schema(by_alias=True)
+    assert set(schema["properties"]) == {
+        "meta",
+        "clock",
+        "hardware",
+        "platform",
+        "workload",
+        "policies",
+        "faults",
+        "outputs",
+    }
+    assert schema["required"] == ["meta", "clock"]
+    json.dumps(schema)
+
+
+def test_scenarios_pickle_for_worker_processes():
+    import pickle
+
+    sc = load_scenario(BASELINE)
+    assert pickle.loads(pickle.dumps(sc)).model_dump() == sc.model_dump()
+
+
+def test_faults_are_not_accepted_before_fault_kinds_exist():
+    data = network({"s": station()}, [])
+    data["faults"] = [{"kind": "down", "target": "s"}]
+    with pytest.raises(ScenarioError, match="knows no fault kinds yet"):
+        twin.scenario_from_dict(data)
