@@ -121,6 +121,8 @@ def test_json_schema_describes_every_section():
         "outputs",
     }
     assert schema["required"] == ["meta", "clock"]
+    assert {"ExponentialDuration", "EmpiricalSize", "ConstantNumber"} <= set(schema["$defs"])
+    assert not [name for name in schema["$defs"] if "locals" in name]
     json.dumps(schema)
 
 

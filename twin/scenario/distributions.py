@@ -146,8 +146,10 @@ def _family(quantity: Any, suffix: str):
 
     for cls in (Constant, Exponential, Lognormal, Empirical):
         cls.__name__ = cls.__qualname__ = f"{cls.__name__}{suffix}"
-        # Module attributes, so that scenarios pickle (worker processes, Dask) like any other model.
+        # Module attributes, so that scenarios pickle (worker processes, Dask) like any other model;
+        # rebuilt so the JSON Schema names them by these names, not the factory's locals.
         globals()[cls.__name__] = cls
+        cls.model_rebuild(force=True)
     union = Annotated[Constant | Exponential | Lognormal | Empirical, Field(discriminator="dist")]
     return union
 

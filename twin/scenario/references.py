@@ -68,7 +68,9 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
 
     for st in plat.stations:
         if st in classes or st in STATES or st == "internet":
-            problems.append((("platform", "stations", st), f"station name {st!r} is reserved"))
+            problems.append(
+                (("platform", "stations", st), f"station name {st!r} is taken (a component class or a state)")
+            )
 
     targets = _targets(sc)
     for cls, spec in classes.items():

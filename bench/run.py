@@ -1,0 +1,164 @@
+"""mailtwin benchmarks: ``make bench`` -> bench/results.json and a table.
+
+Every case runs in a fresh Python process (so peak RSS belongs to that run alone), several times; the
+table shows medians. The reference is plain SimPy measured in the same invocation, so the ratio of the
+twin's time per customer to the reference's survives a noisy or slower machine.
+
+Cases:
+  reference     bare SimPy: 5-station tandem, one process per customer with simpy.Resource
+  twin-tandem   the same tandem built from mailtwin stations (scenario machinery, ledger, probe)
+  baseline-1d   scenarios/baseline.yaml for one simulated day
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TANDEM_CUSTOMERS = 200_000
+TANDEM_RATE = 1.0  # customers per second
+TANDEM_SERVICE = 0.8  # mean seconds at each of the 5 stations: rho = 0.8
+
+
+def case_reference() -> dict:
+    import numpy as np
+    import simpy
+
+    rng = np.random.default_rng(1)
+    env = simpy.Environment()
+    stations = [simpy.Resource(env, capacity=1) for _ in range(5)]
+    gaps = rng.exponential(1 / TANDEM_RATE, TANDEM_CUSTOMERS)
+    services = rng.exponential(TANDEM_SERVICE, (TANDEM_CUSTOMERS, 5))
+    done = [0]
+
+    def customer(i):
+        for k, st in enumerate(stations):
+            with st.request() as req:
+                yield req
+                yield env.timeout(services[i, k])
+        done[0] += 1
+
+    def source():
+        for i in range(TANDEM_CUSTOMERS):
+            yield env.timeout(gaps[i])
+            env.process(customer(i))
+
+    env.process(source())
+    t0 = time.perf_counter()
+    env.run()
+    wall = time.perf_counter() - t0
+    return {"wall_seconds": wall, "customers": done[0], "events": None}
+
+
+def case_twin_tandem() -> dict:
+    import twin
+
+    stations = {
+        f"s{i}": {
+            "servers": 1,
+            "service": {"dist": "exponential", "mean": TANDEM_SERVICE},
+            "routing": {f"s{i + 1}": 1.0} if i < 5 else {},
+        }
+        for i in range(1, 6)
+    }
+    sc = twin.scenario_from_dict(
+        {
+            "meta": {"name": "tandem"},
+            "clock": {"start": "2010-05-03 00:00", "horizon": TANDEM_CUSTOMERS / TANDEM_RATE, "drain": "1d"},
+            "platform": {"stations": stations},
+            "workload": {"sources": [{"name": "a", "enter": "s1", "rate": TANDEM_RATE}]},
+            "outputs": {"report": False},
+        }
+    )
+    res = twin.simulate(sc, seed=1)
+    return {
+        "wall_seconds": res.run["wall_seconds"],
+        "customers": res.kpis["recipients"]["delivered"],
+        "events": res.run["events_processed"],
+    }
+
+
+def case_baseline_1d() -> dict:
+    import twin
+
+    sc = twin.load_scenario(ROOT / "scenarios" / "baseline.yaml", ["clock.horizon=1d"])
+    res = twin.simulate(sc, seed=1)
+    reached = res.kpis["components"]
+    return {
+        "wall_seconds": res.run["wall_seconds"],
+        "messages_offered": res.kpis["messages_offered"],
+        "customers": sum(c["customers"] for n, c in reached.items() if c["kind"] == "scanner"),
+        "events": res.run["events_processed"],
+    }
+
+
+CASES = {"reference": case_reference, "twin-tandem": case_twin_tandem, "baseline-1d": case_baseline_1d}
+
+
+def run_one(name: str) -> dict:
+    out = CASES[name]()
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeat", type=int, default=3, help="runs per case (median reported; default 3)")
+    p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    p.add_argument("--one", choices=list(CASES), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one)))
+        return 0
+
+    results: dict[str, dict] = {}
+    for name in args.cases:
+        runs = []
+        for i in range(args.repeat):
+            print(f"  {name}: run {i + 1}/{args.repeat} ...", file=sys.stderr, flush=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--one", name], capture_output=True, text=True, check=True
+            )
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if runs[0][k] is not None}
+        med["runs"] = runs
+        if med.get("events"):
+            med["events_per_second"] = med["events"] / med["wall_seconds"]
+        med["seconds_per_customer"] = med["wall_seconds"] / med["customers"]
+        results[name] = med
+    if "reference" in results:
+        ref = results["reference"]["seconds_per_customer"]
+        for r in results.values():
+            r["ratio_to_reference"] = r["seconds_per_customer"] / ref
+    doc = {
+        "python": sys.version.split()[0],
+        "machine": platform.platform(),
+        "repeat": args.repeat,
+        "cases": results,
+    }
+    from twin.io import write_text
+
+    write_text(args.out, json.dumps(doc, indent=2) + "\n")
+    print(f"{'case':<14}{'wall s':>9}{'customers':>11}{'events/s':>11}{'peak MB':>9}{'x ref':>8}")
+    for name, r in results.items():
+        eps = f"{r['events_per_second']:,.0f}" if "events_per_second" in r else "-"
+        ratio = f"{r['ratio_to_reference']:.2f}" if "ratio_to_reference" in r else "-"
+        print(
+            f"{name:<14}{r['wall_seconds']:>9.2f}{r['customers']:>11,.0f}{eps:>11}{r['peak_rss_mb']:>9.0f}"
+            f"{ratio:>8}"
+        )
+    print(f"medians of {args.repeat} runs; written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

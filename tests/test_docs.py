@@ -1,0 +1,62 @@
+"""Examples in the README and docs/ are executed, so they cannot rot (the Ciw habit)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import twin
+from tests.helpers import ROOT
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def blocks(lang: str) -> list[tuple[str, int, str]]:
+    found = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for m in re.finditer(rf"```{lang}\n(.*?)```", text, re.S):
+            found.append((doc.name, text[: m.start()].count("\n") + 1, m.group(1)))
+    return found
+
+
+SCENARIOS = [b for b in blocks("yaml") if b[2].lstrip().startswith("meta:")]
+PYTHON = blocks("python")
+
+
+def test_the_docs_have_examples():
+    assert SCENARIOS and PYTHON
+
+
+@pytest.mark.parametrize(("doc", "line", "text"), SCENARIOS, ids=[f"{d}:{n}" for d, n, _ in SCENARIOS])
+def test_scenario_examples_validate_and_run(doc, line, text):
+    sc = twin.parse_scenario(text, f"{doc}:{line}", ["clock.horizon=10m"])
+    res = twin.simulate(sc, seed=1)
+    assert res.kpis["conservation_ok"] and res.kpis["recipients"]["offered"] > 0
+
+
+@pytest.mark.parametrize(("doc", "line", "code"), PYTHON, ids=[f"{d}:{n}" for d, n, _ in PYTHON])
+def test_python_examples_run(doc, line, code, tmp_path, monkeypatch):
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, f"{doc}:{line}", "exec"), {"__name__": "__doc_example__"})
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first = readme.split("\n## ")[1]
+    assert first.startswith("On a fresh machine")
+    commands = re.findall(r"^make \w+", first, re.M)
+    assert commands == ["make run", "make test"]
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^test:.*\n\t.*pytest", (ROOT / "Makefile").read_text(), re.M)
+
+
+def test_every_doc_link_points_to_a_file():
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)#:]+)\)", doc.read_text()):
+            assert (doc.parent / target).exists(), f"{doc.name}: broken link {target}"
