@@ -224,9 +224,10 @@ class ProgressBar:
         wall = time.perf_counter() - self.t0
         eta = wall / frac - wall if frac > 0 else 0.0
         filled = int(frac * self.width)
+        unit, scale = ("d", 86400) if end >= 2 * 86400 else ("h", 3600)
         sys.stderr.write(
             f"\r[{'#' * filled}{'.' * (self.width - filled)}] {frac:6.1%}  "
-            f"{now / 86400:5.2f}/{end / 86400:g} d  {wall:5.0f} s  eta {eta:4.0f} s"
+            f"{now / scale:6.2f}/{end / scale:.2f} {unit} simulated  {wall:4.0f} s wall  eta {eta:4.0f} s"
         )
         sys.stderr.flush()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import pandas as pd
+
 from twin.io import write_text
 from twin.report import plots
 
@@ -47,8 +49,11 @@ def write_report(res, out: Path) -> list[Path]:
     plot_dir = out / "plots"
     written = [plots.outcomes(k["recipients"], plot_dir / "outcomes.png")]
     if len(res.timeseries):
-        written.append(plots.utilisation(res.timeseries, plot_dir / "utilisation.png", tz))
-        written.append(plots.queues(res.timeseries, plot_dir / "queues.png", tz))
+        horizon_end = pd.Timestamp(sc.clock.start) + pd.Timedelta(seconds=sc.clock.horizon)
+        if sc.clock.drain == 0:
+            horizon_end = None  # the plot ends there anyway
+        written.append(plots.utilisation(res.timeseries, plot_dir / "utilisation.png", tz, horizon_end))
+        written.append(plots.queues(res.timeseries, plot_dir / "queues.png", tz, horizon_end))
 
     rec = k["recipients"]
     offered = rec["offered"] or 1

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import pandas as pd
 
 from twin.io import atomic_path
@@ -51,6 +52,7 @@ def outcomes(recipients: dict[str, int], path: Path) -> Path:
             fontsize=9,
         )
     ax.set_xlim(0, max(values or [1]) * 1.35)
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("recipients")
     ax.set_title(f"Where the {offered:,} offered recipients ended")
     ax.spines[["top", "right"]].set_visible(False)
@@ -58,7 +60,13 @@ def outcomes(recipients: dict[str, int], path: Path) -> Path:
     return _save(fig, path)
 
 
-def utilisation(ts: pd.DataFrame, path: Path, tz: str) -> Path:
+def _mark_horizon(ax, horizon_end: pd.Timestamp | None, tz: str) -> None:
+    """The end of the offered traffic: what follows is the drain."""
+    if horizon_end is not None:
+        ax.axvline(horizon_end.tz_convert(tz), color="#555", ls="--", lw=0.8)
+
+
+def utilisation(ts: pd.DataFrame, path: Path, tz: str, horizon_end: pd.Timestamp | None = None) -> Path:
     """One panel per component class: each instance thin, the class mean thick, in local time."""
     kinds = list(dict.fromkeys(ts["kind"].astype(str)))
     fig, axes = plt.subplots(len(kinds), 1, figsize=(10, 1.9 * len(kinds) + 0.8), sharex=True, squeeze=False)
@@ -75,6 +83,7 @@ def utilisation(ts: pd.DataFrame, path: Path, tz: str) -> Path:
         ax.set_ylim(0, 105 if peak > 60 else max(5.0, peak * 1.25))
         ax.set_ylabel(f"{kind}\nbusy %")
         ax.grid(alpha=0.3)
+        _mark_horizon(ax, horizon_end, tz)
         if part["component"].nunique() <= 8:
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     axes[-1, 0].xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
@@ -83,13 +92,16 @@ def utilisation(ts: pd.DataFrame, path: Path, tz: str) -> Path:
     return _save(fig, path)
 
 
-def queues(ts: pd.DataFrame, path: Path, tz: str) -> Path:
+def queues(ts: pd.DataFrame, path: Path, tz: str, horizon_end: pd.Timestamp | None = None) -> Path:
     """Messages waiting per component class (sum over instances) at each sample."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
     wide = ts.pivot_table(index="time", columns="kind", values="queue", aggfunc="sum", observed=True)
     for kind in wide.columns:
         ax.plot(wide.index.tz_convert(tz), wide[kind], lw=1, label=str(kind))
-    ax.set_ylabel("waiting")
+    ax.set_ylabel("messages waiting")
+    ax.set_ylim(0, max(1.0, float(wide.to_numpy().max()) * 1.1) if wide.size else 1.0)
+    ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+    _mark_horizon(ax, horizon_end, tz)
     ax.set_title("Queue length per component class")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
