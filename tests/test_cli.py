@@ -162,3 +162,18 @@ def test_every_command_has_help(capsys):
             main([cmd, "--help"])
         assert exc.value.code == 0
         assert "usage: mailtwin " + cmd in capsys.readouterr().out
+
+
+def test_progress_reports_simulated_time_until_the_end(capsys):
+    import twin
+    from twin.cli import ProgressBar
+
+    calls = []
+    sc = twin.load_scenario(BASELINE, ["clock.horizon=10m", "clock.drain=0s"])
+    twin.simulate(sc, seed=1, progress=lambda now, end: calls.append((now, end)))
+    assert calls and calls[-1] == (600.0, 600.0)
+    bar = ProgressBar(width=10)
+    bar(300.0, 600.0)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "[#####.....]  50.0%" in err and "0.08/0.17 h simulated" in err

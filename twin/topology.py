@@ -200,30 +200,14 @@ def draw_topology(g: nx.MultiDiGraph, path: str | Path, title: str | None = None
             connectionstyle="arc3,rad=0.05",
             **style,
         )
-    physical = [n for n, d in g.nodes(data=True) if d.get("physical", True)]
-    virtual = [n for n, d in g.nodes(data=True) if not d.get("physical", True)]
-    nx.draw_networkx_nodes(
-        g,
-        pos,
-        nodelist=physical,
-        node_shape="s",
-        node_size=1500,
-        node_color="#e8eef4",
-        edgecolors="#34495e",
-        ax=ax,
-    )
-    nx.draw_networkx_nodes(
-        g,
-        pos,
-        nodelist=virtual,
-        node_shape="o",
-        node_size=1500,
-        node_color="#34495e",
-        edgecolors="#1b2631",
-        ax=ax,
-    )
-    nx.draw_networkx_labels(g, pos, labels={n: n for n in physical}, font_size=7, ax=ax)
-    nx.draw_networkx_labels(g, pos, labels={n: n for n in virtual}, font_size=7, font_color="white", ax=ax)
+    # Physical machines light squares, virtual servers dark circles, as in the seed's figure.
+    looks = {True: ("s", "#e8eef4", "#34495e", "black"), False: ("o", "#34495e", "#1b2631", "white")}
+    for physical, (shape, fill, edge, text) in looks.items():
+        nodes = [n for n, d in g.nodes(data=True) if d.get("physical", True) == physical]
+        nx.draw_networkx_nodes(
+            g, pos, nodelist=nodes, node_shape=shape, node_size=1500, node_color=fill, edgecolors=edge, ax=ax
+        )
+        nx.draw_networkx_labels(g, pos, labels={n: n for n in nodes}, font_size=7, font_color=text, ax=ax)
     from matplotlib.lines import Line2D
 
     legend = [

@@ -52,45 +52,47 @@ class UnitError(ValueError):
     """A quantity string that does not parse; the message says what was expected."""
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from ``90s``, ``15m``, ``2h``, ``7d``, ``50ms`` or a bare number (seconds)."""
-    if isinstance(value, bool):
-        raise UnitError(f"expected a duration such as 90s, 15m, 2h or 7d (got {value!r})")
-    if isinstance(value, int | float):
+def _parse(value: object, pattern: re.Pattern, convert, expected: str) -> float:
+    """A bare number is taken as it is; a string must match ``pattern`` and ``convert`` its match
+    (returning None for a unit it does not know)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
-        m = _DURATION_RE.match(value.strip())
-        if m and m["unit"] in DURATION_UNITS | {"": 1.0}:
-            return float(m["num"]) * DURATION_UNITS.get(m["unit"], 1.0)
-    raise UnitError(f"expected a duration such as 90s, 15m, 2h or 7d (got {value!r})")
+        m = pattern.match(value.strip())
+        result = convert(m) if m else None
+        if result is not None:
+            return result
+    raise UnitError(f"expected {expected} (got {value!r})")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``90s``, ``15m``, ``2h``, ``7d``, ``50ms`` or a bare number (seconds)."""
+
+    def convert(m):
+        factor = DURATION_UNITS.get(m["unit"] or "s")
+        return None if factor is None else float(m["num"]) * factor
+
+    return _parse(value, _DURATION_RE, convert, "a duration such as 90s, 15m, 2h or 7d")
 
 
 def parse_size(value: object) -> float:
     """Bytes from ``4KB``, ``10MB``, ``512B`` or a bare number (bytes); K = 1024."""
-    if isinstance(value, bool):
-        raise UnitError(f"expected a size such as 512B, 4KB or 10MB (got {value!r})")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        m = _SIZE_RE.match(value.strip())
-        if m:
-            unit = m["unit"].lower() or "b"
-            if unit in SIZE_UNITS:
-                return float(m["num"]) * SIZE_UNITS[unit]
-    raise UnitError(f"expected a size such as 512B, 4KB or 10MB (got {value!r})")
+
+    def convert(m):
+        factor = SIZE_UNITS.get(m["unit"].lower() or "b")
+        return None if factor is None else float(m["num"]) * factor
+
+    return _parse(value, _SIZE_RE, convert, "a size such as 512B, 4KB or 10MB")
 
 
 def parse_rate(value: object) -> float:
     """Events per second from ``100/s``, ``30/min``, ``5/h``, ``1.4M/day`` or a bare number (per second)."""
-    if isinstance(value, bool):
-        raise UnitError(f"expected a rate such as 2/s, 30/min, 500/h or 1.4M/day (got {value!r})")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        m = _RATE_RE.match(value.strip())
-        if m and m["per"] in RATE_PERIODS:
-            return float(m["num"]) * COUNT_SUFFIXES[m["suffix"]] / RATE_PERIODS[m["per"]]
-    raise UnitError(f"expected a rate such as 2/s, 30/min, 500/h or 1.4M/day (got {value!r})")
+
+    def convert(m):
+        period = RATE_PERIODS.get(m["per"])
+        return None if period is None else float(m["num"]) * COUNT_SUFFIXES[m["suffix"]] / period
+
+    return _parse(value, _RATE_RE, convert, "a rate such as 2/s, 30/min, 500/h or 1.4M/day")
 
 
 def format_duration(seconds: float) -> str:
