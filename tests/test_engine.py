@@ -88,7 +88,7 @@ def test_pending_recipients_show_where_they_wait():
     led = res.ledger
     pending = led[led["state"] == "pending"]
     assert len(pending) > 200
-    assert set(pending["node"]) == {"slow"} and set(pending["stage"]) == {"station"}
+    assert set(pending["node"]) == {"slow"} and set(pending["stage"]) == {"slow"}
     assert pending["t_final"].isna().all()
     assert res.kpis["conservation_ok"]
 

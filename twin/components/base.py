@@ -8,6 +8,7 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
 from twin.components.station import Station
+from twin.scenario.distributions import Sampler
 from twin.scenario.schema import TERMINAL_STATES
 from twin.sim.ledger import STATE_CODE
 
@@ -27,7 +28,9 @@ class Component:
         self.attrs = attrs
         self.spec = spec
         self.code = model.ledger.nodes.code(name)
-        self.stage = model.ledger.stages.code(attrs["kind"])
+        # What senders address: a generic station by its name, a platform instance by its class.
+        self.group = name if attrs["kind"] == "station" else attrs["kind"]
+        self.stage = model.ledger.stages.code(self.group)
         self.station: Station | None = None
         self._service = None
         self._cum: list[float] = []
@@ -48,7 +51,7 @@ class Component:
                 STATE_CODE[target] if target in TERMINAL_STATES else self.model.groups[target]
             )
         if self._cum:
-            self._u = self.model.streams.sampler(f"{self.name}.routing", _UNIFORM)
+            self._u = Sampler(self.model.streams.generator(f"{self.name}.routing").random)
 
     def start(self) -> None:
         """Start the component's own processes (none by default)."""
@@ -64,18 +67,6 @@ class Component:
         return self._targets[i] if i < len(self._targets) else self._exit
 
 
-class _Uniform:
-    """Uniform(0,1) in the distribution interface, for routing draws."""
-
-    def sampler(self, rng):
-        from twin.scenario.distributions import Sampler
-
-        return Sampler(rng.random)
-
-
-_UNIFORM = _Uniform()
-
-
 class Group:
     """The instances a sender can be routed to, and the policy that picks one (PLATFORM.md §3, Cisco CSS)."""
 
@@ -88,7 +79,7 @@ class Group:
         self._i = -1
         self.pick = self._single if len(members) == 1 else getattr(self, f"_{policy}")
         if policy == "random" and len(members) > 1:
-            self._r = model.streams.sampler(f"{name}.balance", _UNIFORM)
+            self._r = Sampler(model.streams.generator(f"{name}.balance").random)
         if policy == "weighted_round_robin":
             self._weights = [
                 max(m.attrs.get("cores", 1), 1) * max(m.attrs.get("speed", 1.0), 1e-9) for m in members

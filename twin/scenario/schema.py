@@ -164,7 +164,6 @@ class Station(Strict):
     servers: int = Field(1, ge=1)
     service: DurationDist
     routing: dict[str, float] = Field(default_factory=dict)
-    balance: Balance | None = None
 
     @field_validator("routing")
     @classmethod
@@ -183,8 +182,9 @@ def _check_probabilities(v: dict[str, float]) -> dict[str, float]:
 
 
 class Network(Strict):
-    lan_latency: Duration = Field(0.0002, ge=0, description="one-way latency between machines in the centre")
-    internet_latency: Duration = Field(0.03, ge=0, description="one-way latency to remote mail servers")
+    # Zero unless the scenario says otherwise: a platform number belongs in the scenario file.
+    lan_latency: Duration = Field(0.0, ge=0, description="one-way latency between machines in the centre")
+    internet_latency: Duration = Field(0.0, ge=0, description="one-way latency to remote mail servers")
 
 
 # Component classes in the order PLATFORM.md §1 lists them; topology.py knows how they connect.

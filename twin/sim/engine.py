@@ -40,9 +40,8 @@ class Model:
 
         self.groups: dict[str, Group] = {}
         by_target: dict[str, list[Component]] = {}
-        for name, comp in self.components.items():
-            target = name if comp.attrs["kind"] == "station" else comp.attrs["kind"]
-            by_target.setdefault(target, []).append(comp)
+        for comp in self.components.values():
+            by_target.setdefault(comp.group, []).append(comp)
         for target, members in by_target.items():
             spec = members[0].spec
             policy = getattr(spec, "balance", None) or scenario.policies.balance
