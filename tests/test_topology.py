@@ -77,3 +77,13 @@ def test_drawing_writes_a_png(tmp_path):
     draw_topology(g, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
+
+
+def test_components_are_given_their_neighbours_from_the_graph():
+    from twin.sim.engine import Model
+
+    model = Model(load_scenario(BASELINE), seed=1)
+    fe4 = model.components["fe4"]
+    assert fe4.links["store"] == 0.0002 and fe4.links["internet"] == 0.03
+    assert set(fe4.depends_on) == {"ldap1", "ldap2", "ldap3", "kdc"}
+    assert model.components["scan2"].depends_on == ["scan-central"]

@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 
 
 class Component:
-    """One node. Subclasses set ``station`` if the node does queued work, and may add processes."""
+    """One node. Subclasses set ``station`` if the node does queued work, and may add processes.
 
-    kind = "component"
+    ``links`` maps each neighbour reachable over the network to the link's one-way latency;
+    ``depends_on`` lists the nodes this one needs to work (both read from the topology graph).
+    """
 
     def __init__(self, model: Model, name: str, attrs: dict[str, Any], spec: Any):
         self.model = model
@@ -31,6 +33,13 @@ class Component:
         # What senders address: a generic station by its name, a platform instance by its class.
         self.group = name if attrs["kind"] == "station" else attrs["kind"]
         self.stage = model.ledger.stages.code(self.group)
+        graph = model.graph
+        self.links = {
+            v: d.get("latency", 0.0)
+            for _, v, k, d in graph.out_edges(name, keys=True, data=True)
+            if k == "link"
+        }
+        self.depends_on = [v for _, v, k in graph.out_edges(name, keys=True) if k == "depends_on"]
         self.station: Station | None = None
         self._service = None
         self._cum: list[float] = []

@@ -15,8 +15,6 @@ from twin.components.station import Station
 
 
 class Server(Component):
-    kind = "server"
-
     def __init__(self, model, name, attrs, spec):
         super().__init__(model, name, attrs, spec)
         demand = getattr(spec, "demand", None)
@@ -31,8 +29,6 @@ class Server(Component):
 class QueueingStation(Component):
     """A generic station from ``platform.stations``: servers and a service-time distribution."""
 
-    kind = "station"
-
     def __init__(self, model, name, attrs, spec):
         super().__init__(model, name, attrs, spec)
         self.station = Station(self.env, name, spec.servers)
@@ -41,5 +37,3 @@ class QueueingStation(Component):
 
 class Internet(Component):
     """The world outside: remote MTAs that offer mail and receive what the platform sends out."""
-
-    kind = "internet"
