@@ -157,7 +157,7 @@ def test_console_script_and_module_entry_point_work():
 
 
 def test_every_command_has_help(capsys):
-    for cmd in ("run", "validate", "schema", "topology"):
+    for cmd in ("run", "validate", "schema", "topology", "retry-schedule"):
         with pytest.raises(SystemExit) as exc:
             main([cmd, "--help"])
         assert exc.value.code == 0
@@ -177,3 +177,31 @@ def test_progress_reports_simulated_time_until_the_end(capsys):
     bar.close()
     err = capsys.readouterr().err
     assert "[#####.....]  50.0%" in err and "0.08/0.17 h simulated" in err
+
+
+def test_retry_schedule_json_for_exims_default_rule(capsys):
+    assert (
+        main(["retry-schedule", "F,2h,15m; G,16h,1h,1.5; F,4d,6h", "--queue-interval", "5m", "--json"]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {
+        "rule",
+        "queue_interval_s",
+        "attempts_min",
+        "next_try_min",
+        "delay_warnings_min",
+        "bounce_min",
+        "bounce_reason",
+    }
+    assert out["queue_interval_s"] == 300
+    assert out["attempts_min"][:11] == [0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 195]
+    assert out["delay_warnings_min"] == [1440, 2880, 4320, 5760]
+    assert (out["bounce_min"], out["bounce_reason"]) == (5765, "retry timeout exceeded")
+    assert len(out["next_try_min"]) == len(out["attempts_min"]) - 1
+
+
+def test_retry_schedule_rejects_bad_rules(capsys):
+    assert main(["retry-schedule", "F,2h,15m; Q,1h"]) == 2
+    assert "rule 2 'Q,1h': expected F,<cutoff>,<interval>" in capsys.readouterr().err
+    assert main(["retry-schedule", "F,2h,15m", "--queue-interval", "soon"]) == 2
+    assert "expected a duration" in capsys.readouterr().err

@@ -23,6 +23,7 @@ def blocks(lang: str) -> list[tuple[str, int, str]]:
 
 SCENARIOS = [b for b in blocks("yaml") if b[2].lstrip().startswith("meta:")]
 PYTHON = blocks("python")
+CONSOLE = blocks("console")
 
 
 def test_the_docs_have_examples():
@@ -60,3 +61,15 @@ def test_every_doc_link_points_to_a_file():
     for doc in DOCS:
         for target in re.findall(r"\]\(([^)#:]+)\)", doc.read_text()):
             assert (doc.parent / target).exists(), f"{doc.name}: broken link {target}"
+
+
+@pytest.mark.parametrize(("doc", "line", "text"), CONSOLE, ids=[f"{d}:{n}" for d, n, _ in CONSOLE])
+def test_console_transcripts_print_what_the_docs_show(doc, line, text, capsys):
+    import shlex
+
+    from twin.cli import main
+
+    command, *expected = text.rstrip("\n").split("\n")
+    assert command.startswith("$ mailtwin ")
+    assert main(shlex.split(command[len("$ mailtwin ") :])) == 0
+    assert capsys.readouterr().out.rstrip("\n").split("\n") == expected

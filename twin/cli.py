@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -62,6 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     s.add_argument("--out", help="write to this file instead of standard output")
 
+    q = sub.add_parser(
+        "retry-schedule",
+        help="preview Exim's retries for a destination that keeps failing",
+        description="Attempts, next retry times, delay warnings and the bounce that mailtwin computes (with "
+        "the code the simulation runs) for one message to a destination that fails on every attempt. The "
+        "message arrives at 0 with an immediate delivery attempt; queue runs follow every --queue-interval.",
+    )
+    q.add_argument(
+        "rules", help="Exim retry rules, e.g. 'F,2h,15m; G,16h,1h,1.5; F,4d,6h' (or a full line '* * F,...')"
+    )
+    q.add_argument("--queue-interval", default="30m", help="Exim -q<time> (default 30m)")
+    q.add_argument("--delay-warning", default="24h", help="delay_warning, e.g. 24h or 4h:8h:24h; 0: off")
+    q.add_argument(
+        "--host-failing-since",
+        metavar="DURATION",
+        help="the host already failed once this long before the message arrived",
+    )
+    q.add_argument("--horizon", default="10d", help="stop looking after this long (default 10d)")
+    q.add_argument(
+        "--no-delay-after-cutoff", action="store_true", help="smtp transport delay_after_cutoff = false"
+    )
+    q.add_argument("--retry-interval-max", default="24h", help="Exim retry_interval_max (default 24h)")
+    q.add_argument("--retry-data-expire", default="7d", help="Exim retry_data_expire (default 7d)")
+    q.add_argument("--seed", type=int, default=0, help="seed for the random part of H rules (default 0)")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+
     t = sub.add_parser(
         "topology",
         help="list or draw the component graph of a scenario",
@@ -79,13 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     from twin.scenario import ScenarioError
 
     try:
-        return {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "topology": cmd_topology}[
-            args.command
-        ](args)
+        return COMMANDS[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`mailtwin ... | head`): not an error of ours.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return EXIT_OK
     except KeyboardInterrupt:
         print("mailtwin: interrupted; nothing was written for the unfinished run", file=sys.stderr)
         return 130
@@ -182,6 +211,78 @@ def cmd_topology(args) -> int:
     return EXIT_OK
 
 
+def cmd_retry_schedule(args) -> int:
+    from twin.sim.retry import RetryConfigError, parse_delay_warning, parse_retry_line, retry_schedule
+    from twin.sim.streams import Streams
+    from twin.units import UnitError, format_duration, parse_duration
+
+    try:
+        line = parse_retry_line(args.rules)
+        durations = {
+            name: parse_duration(getattr(args, name))
+            for name in ("queue_interval", "horizon", "retry_interval_max", "retry_data_expire")
+        }
+        since = parse_duration(args.host_failing_since) if args.host_failing_since is not None else None
+        warnings = parse_delay_warning(args.delay_warning)
+    except (RetryConfigError, UnitError) as exc:
+        print(f"mailtwin retry-schedule: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if durations["queue_interval"] <= 0:
+        print("mailtwin retry-schedule: --queue-interval must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sched = retry_schedule(
+        line,
+        durations["queue_interval"],
+        warnings,
+        host_failing_since=since,
+        horizon=durations["horizon"],
+        delay_after_cutoff=not args.no_delay_after_cutoff,
+        retry_interval_max=durations["retry_interval_max"],
+        retry_data_expire=durations["retry_data_expire"],
+        rng=Streams(args.seed).generator("retry-schedule.H"),
+    )
+    if args.json:
+        print(json.dumps(sched.as_json(), indent=2))
+        return EXIT_OK
+    remembered = since is not None and since <= durations["retry_data_expire"]
+    first_failed = -since if remembered else 0.0
+    print(f"retry rule: {sched.rule}; queue runs every {format_duration(sched.queue_interval)}")
+    head = ("attempt", "at", "since first failure", "gap", "next try")
+    print(f"{head[0]:>7}  {head[1]:>10}  {head[2]:>19}  {head[3]:>10}  {head[4]:>10}  rule in force")
+    previous = None
+    for i, (at, nxt) in enumerate(zip(sched.attempts, [*sched.next_try, None], strict=False), start=1):
+        gap = "-" if previous is None else _clock(at - previous)
+        shown_next = _clock(nxt) if nxt is not None else "-"
+        print(
+            f"{i:>7}  {_clock(at):>10}  {_clock(at - first_failed):>19}  {gap:>10}  {shown_next:>10}  "
+            f"{_rule_at(line, at - first_failed)}"
+        )
+        previous = at
+    for w in sched.delay_warnings:
+        print(f"delay warning to the sender at {_clock(w)}")
+    if sched.bounce is not None:
+        print(
+            f"bounce at {_clock(sched.bounce)}: {sched.bounce_reason} ({len(sched.attempts)} attempts, "
+            f"{sched.skipped_runs} delivery runs skipped: retry time not reached)"
+        )
+    else:
+        print(f"still deferred at the horizon ({len(sched.attempts)} attempts)")
+    return EXIT_OK
+
+
+def _clock(seconds: float) -> str:
+    """Like exinext: days, hours and minutes."""
+    minutes = round(seconds / 60)
+    d, rest = divmod(minutes, 1440)
+    h, m = divmod(rest, 60)
+    return f"{d}d {h:02d}:{m:02d}" if d else f"{h:02d}:{m:02d}"
+
+
+def _rule_at(line, failing: float) -> str:
+    rule = next((r for r in line.rules if failing <= r.cutoff), None)
+    return str(rule) if rule is not None else "past the final cutoff"
+
+
 def summary(res, out: Path) -> str:
     rec = res.kpis["recipients"]
     offered = rec["offered"] or 1
@@ -234,6 +335,14 @@ class ProgressBar:
     def close(self) -> None:
         sys.stderr.write("\n")
 
+
+COMMANDS = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "topology": cmd_topology,
+    "retry-schedule": cmd_retry_schedule,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,354 @@
+"""Exim's retry rules, retry hints database and delay warnings, as Exim 4.6x implements them.
+
+Sources (checked against the code, not paraphrased from memory):
+- Exim specification, chapter "Retry configuration" (rule syntax; per-host records for connection and host
+  errors, per-address records for 4xx replies to RCPT; long-term failures; the ultimate address timeout),
+  and the smtp transport's ``delay_after_cutoff``.
+- ``src/retry.c``: ``retry_update`` (the next-try computation below, including the G and H formulas and
+  the "message older than the final cutoff" rule) and ``retry_check_address`` (when a host is usable).
+- ``src/deliver.c``: the number of delay warnings due after a given time on the queue.
+
+Times are seconds. The same objects drive the simulated frontend queue and ``mailtwin retry-schedule``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from twin.units import UnitError, format_duration, parse_duration
+
+RETRY_INTERVAL_MAX = 24 * 3600.0  # Exim default of retry_interval_max
+RETRY_DATA_EXPIRE = 7 * 86400.0  # Exim default of retry_data_expire
+
+
+class RetryConfigError(ValueError):
+    """A retry rule or line that Exim would refuse; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    """One algorithm of a retry line: ``F,<cutoff>,<interval>`` or ``G|H,<cutoff>,<interval>,<factor>``."""
+
+    kind: str  # "F", "G" or "H"
+    cutoff: float  # applies while the destination has been failing for at most this long
+    interval: float  # F: the fixed interval; G/H: the starting (minimum) interval
+    factor: float = 1.0  # G/H: multiplier of the last gap
+
+    def __str__(self) -> str:
+        base = f"{self.kind},{format_duration(self.cutoff)},{format_duration(self.interval)}"
+        return base if self.kind == "F" else f"{base},{self.factor:g}"
+
+    @property
+    def factor_millis(self) -> int:
+        # retry.c keeps the multiplier as an integer number of thousandths.
+        return round(self.factor * 1000)
+
+
+_RULE = re.compile(r"^\s*([FGH])\s*,\s*([^,;]+?)\s*,\s*([^,;]+?)\s*(?:,\s*([^,;]+?)\s*)?$")
+
+
+def parse_rules(text: str) -> tuple[RetryRule, ...]:
+    """``F,2h,15m; G,16h,1h,1.5; F,4d,6h`` -> rules. Cutoffs must increase, as Exim requires."""
+    rules = []
+    for i, part in enumerate(p for p in text.split(";") if p.strip()):
+        m = _RULE.match(part)
+        if not m:
+            raise RetryConfigError(
+                f"rule {i + 1} {part.strip()!r}: expected F,<cutoff>,<interval> "
+                "or G|H,<cutoff>,<interval>,<factor>"
+            )
+        kind, cutoff, interval, factor = m.groups()
+        try:
+            cutoff_s, interval_s = parse_duration(cutoff), parse_duration(interval)
+        except UnitError as exc:
+            raise RetryConfigError(f"rule {i + 1} {part.strip()!r}: {exc}") from None
+        if kind == "F" and factor is not None:
+            raise RetryConfigError(f"rule {i + 1} {part.strip()!r}: an F rule takes no multiplier")
+        if kind in "GH":
+            if factor is None:
+                raise RetryConfigError(f"rule {i + 1} {part.strip()!r}: a {kind} rule needs a multiplier")
+            try:
+                mult = float(factor)
+            except ValueError:
+                raise RetryConfigError(
+                    f"rule {i + 1} {part.strip()!r}: multiplier {factor!r} is not a number"
+                ) from None
+            if mult <= 0:
+                raise RetryConfigError(f"rule {i + 1} {part.strip()!r}: the multiplier must be positive")
+        else:
+            mult = 1.0
+        if interval_s <= 0:
+            raise RetryConfigError(f"rule {i + 1} {part.strip()!r}: the interval must be positive")
+        if rules and cutoff_s <= rules[-1].cutoff:
+            raise RetryConfigError(
+                f"rule {i + 1} {part.strip()!r}: cutoff times must increase "
+                f"({format_duration(cutoff_s)} after {format_duration(rules[-1].cutoff)})"
+            )
+        rules.append(RetryRule(kind, cutoff_s, interval_s, mult))
+    if not rules:
+        raise RetryConfigError("no retry rules: Exim would treat every temporary error as permanent")
+    return tuple(rules)
+
+
+@dataclass(frozen=True)
+class RetryLine:
+    """A line of Exim's retry section: ``<pattern> <error> <rules>``, e.g. ``* * F,2h,15m; G,16h,1h,1.5``."""
+
+    pattern: str
+    error: str
+    rules: tuple[RetryRule, ...]
+
+    @property
+    def final_cutoff(self) -> float:
+        return self.rules[-1].cutoff
+
+    def __str__(self) -> str:
+        return f"{self.pattern} {self.error} " + "; ".join(str(r) for r in self.rules)
+
+
+def parse_retry_line(text: str) -> RetryLine:
+    """A full line (pattern, error, rules) or just the rules (taken as ``* *``)."""
+    stripped = text.strip()
+    if stripped[:1] in ("F", "G", "H") and "," in stripped.split()[0]:
+        return RetryLine("*", "*", parse_rules(stripped))
+    parts = stripped.split(None, 2)
+    if len(parts) < 3:
+        raise RetryConfigError(f"{text!r}: expected '<pattern> <error> <rules>' or just rules")
+    return RetryLine(parts[0], parts[1], parse_rules(parts[2]))
+
+
+@dataclass
+class RetryRecord:
+    """One entry of Exim's retry hints database."""
+
+    first_failed: float
+    last_try: float
+    next_try: float
+    expired: bool = False
+    time_stamp: float = 0.0  # when it was last written (retry_data_expire counts from here)
+    rule: RetryRule | None = None  # the rule that set next_try (None: the message timed out)
+
+
+class Check(Enum):
+    """What a delivery run may do with one destination of one message, before any attempt."""
+
+    ATTEMPT = "attempt"
+    DEFER = "retry time not reached"
+    FAIL_AFTER_CUTOFF = "retry time not reached for any host after a long failure period"
+    FAIL_TRIED_SINCE_ARRIVAL = (
+        "all hosts have been failing for a long time and were last tried after this message arrived"
+    )
+
+
+@dataclass
+class RetryDatabase:
+    """Exim's retry hints: one record per failing host (connection and host errors) or address (4xx to RCPT),
+    shared by every message for that host or address."""
+
+    line: RetryLine
+    retry_interval_max: float = RETRY_INTERVAL_MAX
+    retry_data_expire: float = RETRY_DATA_EXPIRE
+    delay_after_cutoff: bool = True
+    rng: object = None  # a numpy Generator from the stream helper; needed only by H rules
+    records: dict = field(default_factory=dict)
+
+    def record(self, key, now: float) -> RetryRecord | None:
+        rec = self.records.get(key)
+        if rec is not None and now - rec.time_stamp > self.retry_data_expire:
+            del self.records[key]  # too old to be believed (retry_data_expire)
+            return None
+        return rec
+
+    def check(self, key, now: float, received: float) -> Check:
+        """retry_check_address for a one-host destination, plus delay_after_cutoff once it has expired."""
+        rec = self.record(key, now)
+        if rec is None or now >= rec.next_try:
+            return Check.ATTEMPT
+        if not rec.expired:
+            # The ultimate address timeout: a message on the queue longer than the final cutoff is tried
+            # even before the retry time, so that it can time out.
+            if now - received > self.line.final_cutoff:
+                return Check.ATTEMPT
+            return Check.DEFER
+        if self.delay_after_cutoff:
+            return Check.FAIL_AFTER_CUTOFF
+        # delay_after_cutoff false: try hosts not tried since the message arrived, else fail.
+        return Check.ATTEMPT if rec.last_try < received else Check.FAIL_TRIED_SINCE_ARRIVAL
+
+    def failed(self, key, now: float, received: float, host_error: bool = True) -> bool:
+        """retry_update for a temporary failure at ``now``. True: the address has timed out (bounce it)."""
+        rec = self.record(key, now)
+        if rec is None:
+            rec = RetryRecord(first_failed=now, last_try=now, next_try=now)
+            self.records[key] = rec
+        failing = now - rec.first_failed
+        message_age = now - received
+        if not host_error and message_age > failing:
+            failing = message_age  # an address error counts from the message's arrival if that is earlier
+        rules = self.line.rules
+        rule = next((r for r in rules if failing <= r.cutoff), None)
+        timed_out = False
+        if rule is not None:
+            rec.expired = False
+        else:
+            rule = rules[-1]
+            rec.expired = True
+            timed_out = True
+        if received <= rec.first_failed and not rec.expired and now - received > self.line.final_cutoff:
+            timed_out = True  # on the queue longer than the maximum retry time
+            rule = None
+        if rule is None:
+            next_try = now  # so that the next message for this destination is tried at once
+        elif rule.kind == "F":
+            next_try = now + rule.interval
+        else:
+            last_gap = min(rec.next_try - rec.last_try, now - rec.last_try)
+            next_gap = math.floor(last_gap * rule.factor_millis / 1000)
+            if rule.kind == "G":
+                next_try = now + (rule.interval if last_gap < rule.interval else next_gap)
+            else:
+                next_try = now + rule.interval
+                if next_gap > rule.interval:
+                    spread = int(next_gap - rule.interval)
+                    next_try += int(self.rng.integers(0, spread)) // 2 + spread // 2
+        next_try = min(next_try, now + self.retry_interval_max)
+        rec.rule = rule
+        rec.last_try = now
+        rec.next_try = next_try
+        rec.time_stamp = now
+        return timed_out
+
+    def succeeded(self, key) -> None:
+        self.records.pop(key, None)
+
+
+def warnings_due(queue_time: float, times: tuple[float, ...]) -> int:
+    """How many delay warnings a message should have had after ``queue_time`` (deliver.c): one per listed
+    time passed, then one every (last - second last) interval, or every last time if only one is given."""
+    if not times or queue_time < times[0]:
+        return 0
+    count = sum(1 for t in times if queue_time >= t)
+    if count < len(times):
+        return count
+    last_gap = times[-1] - (times[-2] if len(times) > 1 else 0.0)
+    return count + int((queue_time - times[-1]) // last_gap)
+
+
+def parse_delay_warning(text: str | float | None) -> tuple[float, ...]:
+    """``24h`` or ``4h:8h:24h``; ``0`` switches warnings off, as in Exim."""
+    if text is None:
+        return ()
+    try:
+        times = tuple(parse_duration(p) for p in str(text).split(":") if p.strip())
+    except UnitError as exc:
+        raise RetryConfigError(f"delay_warning: {exc}") from None
+    if times in ((), (0.0,)):
+        return ()
+    if times[0] <= 0 or any(b <= a for a, b in itertools.pairwise(times)):
+        raise RetryConfigError(f"delay_warning times must be positive and increase (got {text!r})")
+    return times
+
+
+@dataclass
+class QueuedMessage:
+    """What Exim keeps per message on a frontend's spool that matters for retries and warnings."""
+
+    received: float
+    warn: bool = True  # delay warnings: not for bounces (<> sender), list, bulk or auto-submitted mail
+    warnings_sent: int = 0
+
+    def warning_due(self, now: float, times: tuple[float, ...]) -> bool:
+        """After a delivery run that left the message deferred: send one warning if fewer were sent than
+        are due by now (several overdue thresholds still give one warning, as in deliver.c)."""
+        if not self.warn or not times:
+            return False
+        due = warnings_due(now - self.received, times)
+        if due > self.warnings_sent:
+            self.warnings_sent = due
+            return True
+        return False
+
+
+@dataclass
+class Schedule:
+    rule: str
+    queue_interval: float
+    attempts: list[float]
+    next_try: list[float]
+    delay_warnings: list[float]
+    bounce: float | None
+    bounce_reason: str | None
+    skipped_runs: int
+
+    def as_json(self) -> dict:
+        minutes = lambda xs: [round(x / 60, 4) for x in xs]  # noqa: E731
+        return {
+            "rule": self.rule,
+            "queue_interval_s": self.queue_interval,
+            "attempts_min": minutes(self.attempts),
+            "next_try_min": minutes(self.next_try),
+            "delay_warnings_min": minutes(self.delay_warnings),
+            "bounce_min": None if self.bounce is None else round(self.bounce / 60, 4),
+            "bounce_reason": self.bounce_reason,
+        }
+
+
+def retry_schedule(
+    line: RetryLine,
+    queue_interval: float,
+    delay_warning: tuple[float, ...] = (24 * 3600.0,),
+    host_failing_since: float | None = None,
+    horizon: float = 10 * 86400.0,
+    delay_after_cutoff: bool = True,
+    retry_interval_max: float = RETRY_INTERVAL_MAX,
+    retry_data_expire: float = RETRY_DATA_EXPIRE,
+    rng=None,
+) -> Schedule:
+    """One message to a destination whose every attempt fails with a temporary host error.
+
+    The message arrives at 0 and gets its immediate delivery run then; queue runs follow at multiples of
+    ``queue_interval``. ``host_failing_since`` seconds before 0 the host failed once already. Each run
+    asks the same RetryDatabase and QueuedMessage the simulated frontends use.
+    """
+    db = RetryDatabase(line, retry_interval_max, retry_data_expire, delay_after_cutoff, rng)
+    key = ("host", "destination")
+    if host_failing_since is not None:
+        db.failed(key, -host_failing_since, received=-host_failing_since)
+    msg = QueuedMessage(received=0.0)
+    attempts: list[float] = []
+    next_try: list[float] = []
+    warnings: list[float] = []
+    skipped = 0
+    run = 0
+    while True:
+        now = run * queue_interval
+        if now > horizon:
+            return Schedule(str(line), queue_interval, attempts, next_try, warnings, None, None, skipped)
+        check = db.check(key, now, msg.received)
+        if check is Check.ATTEMPT:
+            attempts.append(now)
+            if db.failed(key, now, msg.received):
+                return Schedule(
+                    str(line),
+                    queue_interval,
+                    attempts,
+                    next_try,
+                    warnings,
+                    now,
+                    "retry timeout exceeded",
+                    skipped,
+                )
+            next_try.append(db.records[key].next_try)
+        elif check is Check.DEFER:
+            skipped += 1
+        else:
+            return Schedule(
+                str(line), queue_interval, attempts, next_try, warnings, now, check.value, skipped
+            )
+        if msg.warning_due(now, delay_warning):
+            warnings.append(now)
+        run += 1
