@@ -1,4 +1,5 @@
-"""Conservation on randomly generated valid scenarios: every offered recipient ends in exactly one state."""
+"""Conservation on randomly generated valid scenarios (stations, routing loops, outages, senders that
+retry or not): every offered recipient ends in exactly one state."""
 
 from __future__ import annotations
 
@@ -44,12 +45,35 @@ def scenarios(draw):
             "enter": draw(st.sampled_from(names)),
             "rate": f"{draw(st.floats(0.01, 2))}/s",
             "recipients": {"dist": "constant", "value": draw(st.integers(1, 4))},
+            "sender": {
+                "retrying_share": draw(st.floats(0, 1)),
+                "retry": draw(st.sampled_from(["F,10m,1m", "G,1h,30s,2", "H,1h,1m,1.5"])),
+            },
         }
         for i in range(draw(st.integers(1, 3)))
     ]
     horizon = draw(st.integers(60, 1800))
     drain = draw(st.sampled_from([0, 60, 600]))
-    return network(stations, sources, horizon=f"{horizon}s", drain=f"{drain}s")
+    data = network(stations, sources, horizon=f"{horizon}s", drain=f"{drain}s")
+    data["faults"] = [
+        {
+            "kind": "outage",
+            "target": draw(st.sampled_from(names)),
+            "at": f"{draw(st.integers(0, horizon - 1))}s",
+            "duration": f"{draw(st.integers(1, 900))}s",
+        }
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    if draw(st.booleans()):
+        data["faults"].append(
+            {
+                "kind": "random",
+                "target": "s*",
+                "mtbf": {"dist": "exponential", "mean": "5m"},
+                "mttr": {"dist": "exponential", "mean": "1m"},
+            }
+        )
+    return data
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

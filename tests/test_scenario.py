@@ -133,8 +133,35 @@ def test_scenarios_pickle_for_worker_processes():
     assert pickle.loads(pickle.dumps(sc)).model_dump() == sc.model_dump()
 
 
-def test_faults_are_not_accepted_before_fault_kinds_exist():
+def test_fault_entries_are_checked():
     data = network({"s": station()}, [])
-    data["faults"] = [{"kind": "down", "target": "s"}]
-    with pytest.raises(ScenarioError, match="knows no fault kinds yet"):
+    data["faults"] = [
+        {"kind": "outage", "target": "nothing*", "at": "10m", "duration": "5m"},
+        {"kind": "outage", "target": "s", "at": "10m"},
+        {"kind": "flood", "target": "s"},
+        {"kind": "random", "target": "s", "mtbf": {"dist": "exponential", "mean": "1h"}},
+    ]
+    with pytest.raises(ScenarioError) as exc:
         twin.scenario_from_dict(data)
+    assert [str(p) for p in exc.value.problems] == [
+        "<dict>: faults[1]: give exactly one of 'duration' or 'until'",
+        "<dict>: faults[2]: unknown kind 'flood' (expected one of: outage, random)",
+        "<dict>: faults[3].mttr: required field missing",
+    ]
+    data["faults"] = [data["faults"][0], {"kind": "outage", "target": "s", "at": "3h", "until": "4h"}]
+    with pytest.raises(ScenarioError) as exc:
+        twin.scenario_from_dict(data)
+    assert [str(p) for p in exc.value.problems] == [
+        "<dict>: faults[0].target: 'nothing*' matches no node, station or class",
+        "<dict>: faults[1].at: starts after the end of the run (horizon + drain)",
+    ]
+
+
+def test_fault_targets_name_nodes_globs_or_classes():
+    from twin.scenario.schema import match_nodes
+
+    sc = load_scenario(BASELINE)
+    assert match_nodes(sc, "frontend") == ["fe1", "fe2", "fe3", "fe4", "fe5", "fe6"]
+    assert match_nodes(sc, "fe[12]") == ["fe1", "fe2"]
+    assert match_nodes(sc, "esx3") == ["esx3"]
+    assert match_nodes(sc, "scan*") == ["scan1", "scan2", "scan3", "scan4", "scan-central"]

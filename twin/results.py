@@ -37,6 +37,12 @@ class Results:
         return pd.DataFrame.from_dict(self.kpis["components"], orient="index").rename_axis("component")
 
     @property
+    def incidents(self) -> pd.DataFrame:
+        """One row per outage of a node (propagated ones included): target, class, start, end, cause."""
+        cols = ["target", "class", "start_s", "end_s", "duration_s", "cause"]
+        return pd.DataFrame(self.kpis["incidents"], columns=cols)
+
+    @property
     def recipients(self) -> dict[str, int]:
         return self.kpis["recipients"]
 

@@ -88,6 +88,17 @@ def compute_kpis(model, timeseries) -> dict:
             **{k: _finite(v) for k, v in s.items()},
             "utilisation_peak": _finite(peaks.get(name, float("nan"))),
         }
+    incidents = [
+        {
+            "target": i.target,
+            "class": i.kind,
+            "start_s": i.start,
+            "end_s": _finite(i.end),
+            "duration_s": (i.end if not math.isnan(i.end) else model.end) - i.start,
+            "cause": i.cause,
+        }
+        for i in model.faults.incidents
+    ]
     return {
         "scenario": model.scenario.meta.name,
         "seed": model.seed,
@@ -100,6 +111,7 @@ def compute_kpis(model, timeseries) -> dict:
         "by_stage": _by(ledger.column("stage"), ledger.stages.names, state),
         "delivery_latency": lat,
         "components": components,
+        "incidents": incidents,
     }
 
 

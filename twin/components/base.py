@@ -41,6 +41,7 @@ class Component:
         }
         self.depends_on = [v for _, v, k in graph.out_edges(name, keys=True) if k == "depends_on"]
         self.station: Station | None = None
+        self.down_causes = 0  # active reasons this node is down (its own fault, its ESX host's)
         self._service = None
         self._cum: list[float] = []
         self._targets: list[Any] = []
@@ -62,6 +63,10 @@ class Component:
         if self._cum:
             self._u = Sampler(self.model.streams.generator(f"{self.name}.routing").random)
 
+    @property
+    def up(self) -> bool:
+        return self.down_causes == 0
+
     def start(self) -> None:
         """Start the component's own processes (none by default)."""
 
@@ -77,7 +82,11 @@ class Component:
 
 
 class Group:
-    """The instances a sender can be routed to, and the policy that picks one (PLATFORM.md §3, Cisco CSS)."""
+    """The instances a sender can be routed to, and the policy that picks one (PLATFORM.md §3, Cisco CSS).
+
+    Only instances that are up are picked; ``pick`` returns None when none is, and the sender's connection
+    is refused. (Health detection is immediate here: the load balancer's keepalive delay is not modelled.)
+    """
 
     def __init__(self, name: str, members: list[Component], policy: str, model: Model):
         if not members:
@@ -86,35 +95,47 @@ class Group:
         self.members = members
         self.policy = policy
         self._i = -1
-        self.pick = self._single if len(members) == 1 else getattr(self, f"_{policy}")
+        self.pick = getattr(self, f"_{policy}") if len(members) > 1 else self._single
         if policy == "random" and len(members) > 1:
             self._r = Sampler(model.streams.generator(f"{name}.balance").random)
-        if policy == "weighted_round_robin":
-            self._weights = [
-                max(m.attrs.get("cores", 1), 1) * max(m.attrs.get("speed", 1.0), 1e-9) for m in members
-            ]
-            self._current = [0.0] * len(members)
+        self._weights_all = [
+            max(m.attrs.get("cores", 1), 1) * max(m.attrs.get("speed", 1.0), 1e-9) for m in members
+        ]
+        self.refresh()
 
-    def _single(self) -> Component:
-        return self.members[0]
+    def refresh(self) -> None:
+        """Recompute the live members after a member went down or came back."""
+        self.live = [m for m in self.members if m.up]
+        self._weights = [w for m, w in zip(self.members, self._weights_all, strict=True) if m.up]
+        self._current = [0.0] * len(self.live)
 
-    def _round_robin(self) -> Component:
-        self._i = (self._i + 1) % len(self.members)
-        return self.members[self._i]
+    def _single(self) -> Component | None:
+        return self.live[0] if self.live else None
 
-    def _random(self) -> Component:
-        return self.members[int(self._r() * len(self.members))]
+    def _round_robin(self) -> Component | None:
+        live = self.live
+        if not live:
+            return None
+        self._i = (self._i + 1) % len(live)
+        return live[self._i]
 
-    def _least_connections(self) -> Component:
+    def _random(self) -> Component | None:
+        live = self.live
+        return live[int(self._r() * len(live))] if live else None
+
+    def _least_connections(self) -> Component | None:
         # Ties go to the first member in build order, as a deterministic CSS would.
-        return min(self.members, key=lambda m: m.station.in_system if m.station else 0)
+        live = self.live
+        return min(live, key=lambda m: m.station.in_system if m.station else 0) if live else None
 
-    def _weighted_round_robin(self) -> Component:
+    def _weighted_round_robin(self) -> Component | None:
         # Smooth weighted round robin: spreads picks evenly in proportion to CPU capacity.
+        if not self.live:
+            return None
         total = sum(self._weights)
         cur = self._current
         for i, w in enumerate(self._weights):
             cur[i] += w
         best = max(range(len(cur)), key=cur.__getitem__)
         cur[best] -= total
-        return self.members[best]
+        return self.live[best]

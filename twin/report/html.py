@@ -43,6 +43,15 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _hms(seconds: float) -> str:
+    """Simulated time as d hh:mm:ss."""
+    s = round(seconds)
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{d}d {h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
+
+
 def write_report(res, out: Path) -> list[Path]:
     k, sc = res.kpis, res.scenario
     tz = sc.clock.timezone
@@ -52,8 +61,17 @@ def write_report(res, out: Path) -> list[Path]:
         horizon_end = pd.Timestamp(sc.clock.start) + pd.Timedelta(seconds=sc.clock.horizon)
         if sc.clock.drain == 0:
             horizon_end = None  # the plot ends there anyway
-        written.append(plots.utilisation(res.timeseries, plot_dir / "utilisation.png", tz, horizon_end))
-        written.append(plots.queues(res.timeseries, plot_dir / "queues.png", tz, horizon_end))
+        start = pd.Timestamp(sc.clock.start)
+        spans: dict[str, list] = {}
+        for inc in k["incidents"]:
+            end = inc["end_s"] if inc["end_s"] is not None else sc.end
+            span = (start + pd.Timedelta(seconds=inc["start_s"]), start + pd.Timedelta(seconds=end))
+            if span not in spans.setdefault(inc["class"], []):  # several instances down together: shade once
+                spans[inc["class"]].append(span)
+        written.append(
+            plots.utilisation(res.timeseries, plot_dir / "utilisation.png", tz, horizon_end, spans)
+        )
+        written.append(plots.queues(res.timeseries, plot_dir / "queues.png", tz, horizon_end, spans))
 
     rec = k["recipients"]
     offered = rec["offered"] or 1
@@ -121,6 +139,23 @@ def write_report(res, out: Path) -> list[Path]:
         parts += [
             "<img src='plots/utilisation.png' alt='utilisation'>",
             "<img src='plots/queues.png' alt='queues'>",
+        ]
+    if k["incidents"]:
+        inc_rows = [
+            [
+                i["target"],
+                i["class"],
+                _hms(i["start_s"]),
+                "still down" if i["end_s"] is None else _hms(i["end_s"]),
+                _hms(i["duration_s"]),
+                i["cause"],
+            ]
+            for i in k["incidents"]
+        ]
+        parts += [
+            "<h2>Incidents</h2>",
+            "<p>Shaded red in the plots above; times are simulated time since the start.</p>",
+            _table(["node", "class", "down at", "up at", "for", "cause"], inc_rows, numeric_from=6),
         ]
     parts += [
         "<h2>Delivery latency (offered to delivered)</h2>",

@@ -66,7 +66,19 @@ def _mark_horizon(ax, horizon_end: pd.Timestamp | None, tz: str) -> None:
         ax.axvline(horizon_end.tz_convert(tz), color="#555", ls="--", lw=0.8)
 
 
-def utilisation(ts: pd.DataFrame, path: Path, tz: str, horizon_end: pd.Timestamp | None = None) -> Path:
+def _mark_incidents(ax, incidents: list[tuple[pd.Timestamp, pd.Timestamp]], tz: str) -> None:
+    """Outages as shaded spans."""
+    for start, end in incidents:
+        ax.axvspan(start.tz_convert(tz), end.tz_convert(tz), color="#c62828", alpha=0.12, lw=0)
+
+
+def utilisation(
+    ts: pd.DataFrame,
+    path: Path,
+    tz: str,
+    horizon_end: pd.Timestamp | None = None,
+    incidents: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] | None = None,
+) -> Path:
     """One panel per component class: each instance thin, the class mean thick, in local time."""
     kinds = list(dict.fromkeys(ts["kind"].astype(str)))
     fig, axes = plt.subplots(len(kinds), 1, figsize=(10, 1.9 * len(kinds) + 0.8), sharex=True, squeeze=False)
@@ -84,6 +96,7 @@ def utilisation(ts: pd.DataFrame, path: Path, tz: str, horizon_end: pd.Timestamp
         ax.set_ylabel(f"{kind}\nbusy %")
         ax.grid(alpha=0.3)
         _mark_horizon(ax, horizon_end, tz)
+        _mark_incidents(ax, (incidents or {}).get(kind, []), tz)
         if part["component"].nunique() <= 8:
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     axes[-1, 0].xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
@@ -92,7 +105,13 @@ def utilisation(ts: pd.DataFrame, path: Path, tz: str, horizon_end: pd.Timestamp
     return _save(fig, path)
 
 
-def queues(ts: pd.DataFrame, path: Path, tz: str, horizon_end: pd.Timestamp | None = None) -> Path:
+def queues(
+    ts: pd.DataFrame,
+    path: Path,
+    tz: str,
+    horizon_end: pd.Timestamp | None = None,
+    incidents: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] | None = None,
+) -> Path:
     """Messages waiting per component class (sum over instances) at each sample."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
     wide = ts.pivot_table(index="time", columns="kind", values="queue", aggfunc="sum", observed=True)
@@ -102,6 +121,7 @@ def queues(ts: pd.DataFrame, path: Path, tz: str, horizon_end: pd.Timestamp | No
     ax.set_ylim(0, max(1.0, float(wide.to_numpy().max()) * 1.1) if wide.size else 1.0)
     ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
     _mark_horizon(ax, horizon_end, tz)
+    _mark_incidents(ax, list(dict.fromkeys(s for spans in (incidents or {}).values() for s in spans)), tz)
     ax.set_title("Queue length per component class")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -248,7 +248,7 @@ def _data_loc(data: Any, loc: Loc) -> Loc:
             last
             and isinstance(part, str)
             and not part.startswith(("function-", "union["))
-            and not (isinstance(node, dict) and node.get("dist") == part)  # a union tag, not a field
+            and not (isinstance(node, dict) and part in (node.get("dist"), node.get("kind")))  # a union tag
         ):
             out.append(part)
     return tuple(out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from twin.scenario.schema import STATES, TERMINAL_STATES, Scenario, instances
+from twin.scenario.schema import STATES, TERMINAL_STATES, Outage, Scenario, instances, match_nodes
 
 Path = tuple[str | int, ...]
 
@@ -93,6 +93,12 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
                 "routing loop through components that take no time: " + " -> ".join([*loop, loop[0]]),
             )
         )
+
+    for i, fault in enumerate(sc.faults):
+        if not match_nodes(sc, fault.target):
+            problems.append((("faults", i, "target"), f"{fault.target!r} matches no node, station or class"))
+        if isinstance(fault, Outage) and fault.at >= sc.end:
+            problems.append((("faults", i, "at"), "starts after the end of the run (horizon + drain)"))
 
     for i, src in enumerate(sc.workload.sources):
         if src.enter not in targets:

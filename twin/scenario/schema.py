@@ -8,7 +8,7 @@ each problem is reported at the field that holds it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -226,6 +226,31 @@ class Platform(Strict):
         return {name: getattr(self, name) for name in COMPONENT_CLASSES}
 
 
+def _retry_rules(v: str) -> str:
+    from twin.sim.retry import RetryConfigError, parse_rules
+
+    try:
+        parse_rules(v)
+    except RetryConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return v
+
+
+class Sender(Strict):
+    """How the remote senders of a source react when the platform refuses a connection or answers 4xx."""
+
+    retrying_share: float = Field(
+        1.0, ge=0, le=1, description="share of messages whose sender retries (most spam bots never do)"
+    )
+    retry: str = Field(
+        "G,5d,5m,2",
+        description="the senders' retry schedule in Exim rule syntax; default: Postfix's queue manager",
+    )
+    retry_interval_max: Duration = Field(4000.0, gt=0, description="longest gap between two tries")
+
+    _check_retry = field_validator("retry")(lambda cls, v: _retry_rules(v))
+
+
 class Source(Strict):
     """A Poisson stream of messages entering the platform at one class or station."""
 
@@ -241,6 +266,7 @@ class Source(Strict):
     size: SizeDist = Field(default_factory=lambda: {"dist": "constant", "value": 0}, validate_default=True)
     start: Duration = Field(0.0, ge=0)
     stop: Duration | None = Field(None, gt=0, description="default: the horizon")
+    sender: Sender = Field(default_factory=Sender)
     enabled: bool = True
 
 
@@ -256,6 +282,44 @@ class Workload(Strict):
                 raise ValueError(f"two sources are named {s.name!r}")
             seen.add(s.name)
         return v
+
+
+class Outage(Strict):
+    """A scheduled outage: ``target`` is down from ``at`` for ``duration`` (or until ``until``)."""
+
+    kind: Literal["outage"]
+    target: str = Field(min_length=1, description="node name, glob (fe*), or class name (all its instances)")
+    at: Duration = Field(ge=0)
+    duration: Duration | None = Field(None, gt=0)
+    until: Duration | None = Field(None, gt=0)
+    cause: str = "scheduled outage"
+
+    @model_validator(mode="after")
+    def _one_end(self):
+        if (self.duration is None) == (self.until is None):
+            raise ValueError("give exactly one of 'duration' or 'until'")
+        if self.until is not None and self.until <= self.at:
+            raise ValueError("'until' must come after 'at'")
+        return self
+
+    @property
+    def end(self) -> float:
+        return self.until if self.until is not None else self.at + self.duration
+
+
+class RandomFailures(Strict):
+    """Independent failures of each matching node: up for an MTBF draw, down for an MTTR draw, repeatedly."""
+
+    kind: Literal["random"]
+    target: str = Field(min_length=1)
+    mtbf: DurationDist = Field(description="time between failures (up time)")
+    mttr: DurationDist = Field(description="time to repair (down time)")
+    start: Duration = Field(0.0, ge=0)
+    stop: Duration | None = Field(None, gt=0, description="no new failures after this time; default: never")
+    cause: str = "random failure"
+
+
+Fault = Annotated[Outage | RandomFailures, Field(discriminator="kind")]
 
 
 class Policies(Strict):
@@ -276,17 +340,8 @@ class Scenario(Strict):
     platform: Platform = Field(default_factory=Platform)
     workload: Workload = Field(default_factory=Workload)
     policies: Policies = Field(default_factory=Policies)
-    faults: list[dict] = Field(
-        default_factory=list, description="outages; fault kinds come with later versions"
-    )
+    faults: list[Fault] = Field(default_factory=list, description="scheduled outages and random failures")
     outputs: Outputs = Field(default_factory=Outputs)
-
-    @field_validator("faults")
-    @classmethod
-    def _no_fault_kinds_yet(cls, v: list[dict]) -> list[dict]:
-        if v:
-            raise ValueError("this version of mailtwin knows no fault kinds yet; leave 'faults' empty")
-        return v
 
     @property
     def end(self) -> float:
@@ -328,3 +383,16 @@ def instances(platform: Platform) -> list[tuple[str, str, int, Member]]:
                     name = NAME_PREFIX[cls] if total == 1 else f"{NAME_PREFIX[cls]}{i}"
                 out.append((cls, name, mi, member))
     return out
+
+
+def match_nodes(sc: Scenario, target: str) -> list[str]:
+    """Node names a fault target means: a class name (all its instances), a station or node name, or a
+    glob over node names (``fe*``, ``esx[12]``)."""
+    from fnmatch import fnmatchcase
+
+    nodes = instances(sc.platform)
+    by_class = [name for cls, name, _, _ in nodes if cls == target]
+    if by_class:
+        return by_class
+    names = [name for _, name, _, _ in nodes] + list(sc.platform.stations)
+    return [n for n in names if fnmatchcase(n, target)]

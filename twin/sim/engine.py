@@ -12,6 +12,7 @@ import simpy
 
 from twin.components import DEFAULT, REGISTRY, Component, Group
 from twin.scenario.schema import Scenario
+from twin.sim.faults import FaultInjector
 from twin.sim.ledger import Ledger
 from twin.sim.probes import Probe
 from twin.sim.streams import Streams
@@ -50,6 +51,7 @@ class Model:
             comp.wire()
 
         self.sources = [PoissonSource(self, s) for s in scenario.workload.sources if s.enabled]
+        self.faults = FaultInjector(self)
         self.probe = Probe(self, scenario.outputs.sample_interval, self.end)
         for comp in self.components.values():
             comp.start()

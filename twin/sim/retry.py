@@ -25,6 +25,12 @@ RETRY_INTERVAL_MAX = 24 * 3600.0  # Exim default of retry_interval_max
 RETRY_DATA_EXPIRE = 7 * 86400.0  # Exim default of retry_data_expire
 
 
+def exim_time(t: float) -> int:
+    """Exim's clock: whole seconds (time(NULL)). Also keeps float drift in simulated time from deciding
+    a cutoff boundary."""
+    return math.floor(t + 1e-6)
+
+
 class RetryConfigError(ValueError):
     """A retry rule or line that Exim would refuse; the message says what is wrong."""
 
@@ -157,6 +163,7 @@ class RetryDatabase:
     records: dict = field(default_factory=dict)
 
     def record(self, key, now: float) -> RetryRecord | None:
+        now = exim_time(now)
         rec = self.records.get(key)
         if rec is not None and now - rec.time_stamp > self.retry_data_expire:
             del self.records[key]  # too old to be believed (retry_data_expire)
@@ -165,6 +172,7 @@ class RetryDatabase:
 
     def check(self, key, now: float, received: float) -> Check:
         """retry_check_address for a one-host destination, plus delay_after_cutoff once it has expired."""
+        now, received = exim_time(now), exim_time(received)
         rec = self.record(key, now)
         if rec is None or now >= rec.next_try:
             return Check.ATTEMPT
@@ -181,6 +189,7 @@ class RetryDatabase:
 
     def failed(self, key, now: float, received: float, host_error: bool = True) -> bool:
         """retry_update for a temporary failure at ``now``. True: the address has timed out (bounce it)."""
+        now, received = exim_time(now), exim_time(received)
         rec = self.record(key, now)
         if rec is None:
             rec = RetryRecord(first_failed=now, last_try=now, next_try=now)

@@ -7,6 +7,7 @@ import math
 from twin.scenario.distributions import Sampler
 from twin.scenario.schema import Source
 from twin.sim.flow import journey
+from twin.workload.senders import RemoteSenders
 
 
 class PoissonSource:
@@ -22,6 +23,7 @@ class PoissonSource:
         self._size = streams.sampler(f"workload.{spec.name}.size", spec.size)
         self.start = spec.start
         self.stop = min(spec.stop if spec.stop is not None else math.inf, model.scenario.clock.horizon)
+        self.senders = RemoteSenders(model, spec.name, spec.sender)
         self.offered_messages = 0
         self.offered_recipients = 0
 
@@ -42,4 +44,4 @@ class PoissonSource:
             _, r0 = ledger.offer(n, t, cls, origin, int(size()))
             self.offered_messages += 1
             self.offered_recipients += n
-            env.process(journey(model, r0, n, group))
+            env.process(journey(model, r0, n, group, self.senders))
