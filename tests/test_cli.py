@@ -38,6 +38,7 @@ def test_run_writes_the_contracted_files(run_dir):
         "outcomes.png",
         "utilisation.png",
         "queues.png",
+        "spool.png",
     }
     assert not [p for p in run_dir.rglob(".*.tmp")]
 

@@ -21,19 +21,21 @@ def recipients_and_conservation(model) -> tuple[dict[str, int], dict]:
     ledger = model.ledger
     counts = ledger.state_counts()
     offered_by_sources = sum(s.offered_recipients for s in model.sources)
+    generated = model.generated_recipients
     state = ledger.column("state")
     t_final = ledger.column("t_final")
     final_known = ~np.isnan(t_final)
     inconsistent = int(np.count_nonzero(final_known == (state == PENDING)))
     checks = {
         "offered_by_sources": offered_by_sources,
+        "generated_by_platform": generated,
         "ledger_rows": ledger.n,
         "sum_of_states": sum(counts.values()),
         "rows_finalised_twice": ledger.double_final,
         "rows_with_inconsistent_final_time": inconsistent,
     }
     ok = (
-        offered_by_sources == ledger.n == checks["sum_of_states"]
+        offered_by_sources + generated == ledger.n == checks["sum_of_states"]
         and ledger.double_final == 0
         and inconsistent == 0
     )
@@ -88,6 +90,17 @@ def compute_kpis(model, timeseries) -> dict:
             **{k: _finite(v) for k, v in s.items()},
             "utilisation_peak": _finite(peaks.get(name, float("nan"))),
         }
+    queues = {}
+    for name, comp in model.components.items():
+        if comp.spool is None:
+            continue
+        series = timeseries[timeseries["component"] == name] if len(timeseries) else timeseries
+        queues[name] = {
+            **comp.counts,
+            "spool_at_end": len(comp.spool),
+            "spool_peak_messages": int(series["spool_messages"].max()) if len(series) else 0,
+            "spool_peak_bytes": int(series["spool_bytes"].max()) if len(series) else 0,
+        }
     incidents = [
         {
             "target": i.target,
@@ -111,6 +124,7 @@ def compute_kpis(model, timeseries) -> dict:
         "by_stage": _by(ledger.column("stage"), ledger.stages.names, state),
         "delivery_latency": lat,
         "components": components,
+        "queues": queues,
         "incidents": incidents,
     }
 

@@ -1,6 +1,7 @@
 """One component class per kind of topology node."""
 
 from twin.components.base import Component, Group
+from twin.components.frontend import Frontend
 from twin.components.server import Internet, QueueingStation, Server
 from twin.components.station import Station
 
@@ -8,7 +9,18 @@ from twin.components.station import Station
 REGISTRY: dict[str, type[Component]] = {
     "internet": Internet,
     "station": QueueingStation,
+    "frontend": Frontend,
 }
 DEFAULT = Server
 
-__all__ = ["DEFAULT", "REGISTRY", "Component", "Group", "Internet", "QueueingStation", "Server", "Station"]
+__all__ = [
+    "DEFAULT",
+    "REGISTRY",
+    "Component",
+    "Frontend",
+    "Group",
+    "Internet",
+    "QueueingStation",
+    "Server",
+    "Station",
+]

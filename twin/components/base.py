@@ -42,6 +42,7 @@ class Component:
         self.depends_on = [v for _, v, k in graph.out_edges(name, keys=True) if k == "depends_on"]
         self.station: Station | None = None
         self.down_causes = 0  # active reasons this node is down (its own fault, its ESX host's)
+        self.spool = None  # an MTA's spool of accepted, undelivered mail (frontends)
         self._service = None
         self._cum: list[float] = []
         self._targets: list[Any] = []
@@ -94,6 +95,9 @@ class Group:
         self.name = name
         self.members = members
         self.policy = policy
+        spec = members[0].spec
+        # Reached by a delivery from a frontend's spool rather than inside the sender's transaction.
+        self.delivery = name == "internet" or bool(getattr(spec, "delivery", False))
         self._i = -1
         self.pick = getattr(self, f"_{policy}") if len(members) > 1 else self._single
         if policy == "random" and len(members) > 1:

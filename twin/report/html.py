@@ -72,6 +72,9 @@ def write_report(res, out: Path) -> list[Path]:
             plots.utilisation(res.timeseries, plot_dir / "utilisation.png", tz, horizon_end, spans)
         )
         written.append(plots.queues(res.timeseries, plot_dir / "queues.png", tz, horizon_end, spans))
+        if k["queues"]:
+            spool_rows = res.timeseries[res.timeseries["component"].isin(list(k["queues"]))]
+            written.append(plots.spool(spool_rows, plot_dir / "spool.png", tz, horizon_end, spans))
 
     rec = k["recipients"]
     offered = rec["offered"] or 1
@@ -139,6 +142,39 @@ def write_report(res, out: Path) -> list[Path]:
         parts += [
             "<img src='plots/utilisation.png' alt='utilisation'>",
             "<img src='plots/queues.png' alt='queues'>",
+        ]
+    if k["queues"]:
+        q_rows = [
+            [
+                name,
+                q["accepted"],
+                q["attempts"],
+                q["refused"],
+                q["retry_time_not_reached"],
+                q["bounced"],
+                q["warnings_sent"],
+                q["spool_peak_messages"],
+                q["spool_at_end"],
+            ]
+            for name, q in k["queues"].items()
+        ]
+        parts += [
+            "<h2>Exim queues</h2>",
+            _table(
+                [
+                    "frontend",
+                    "accepted",
+                    "delivery attempts",
+                    "refused",
+                    "retry time not reached",
+                    "bounced",
+                    "warnings",
+                    "spool peak",
+                    "spool at end",
+                ],
+                q_rows,
+            ),
+            "<img src='plots/spool.png' alt='spool'>",
         ]
     if k["incidents"]:
         inc_rows = [

@@ -146,6 +146,11 @@ class ComponentClass(Strict):
         default_factory=dict,
         description="next class/station or terminal state -> probability; the rest leaves as delivered",
     )
+    delivery: bool = Field(
+        False,
+        description="reached by a delivery from the accepting frontend's spool (LMTP/SMTP after the "
+        "sender's transaction), under Exim's retry rules",
+    )
     enabled: bool = True
 
     @field_validator("routing")
@@ -231,6 +236,16 @@ def _retry_rules(v: str) -> str:
 
     try:
         parse_rules(v)
+    except RetryConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return v
+
+
+def _retry_line(v: str) -> str:
+    from twin.sim.retry import RetryConfigError, parse_retry_line
+
+    try:
+        parse_retry_line(v)
     except RetryConfigError as exc:
         raise ValueError(str(exc)) from None
     return v
@@ -322,8 +337,44 @@ class RandomFailures(Strict):
 Fault = Annotated[Outage | RandomFailures, Field(discriminator="kind")]
 
 
+class Exim(Strict):
+    """The frontends' Exim configuration that decides what happens to mail it cannot deliver at once.
+    Defaults are Exim 4.63's own, except the retry line, whose last rule reaches 7 days (seed §3.2)."""
+
+    retry: str = Field(
+        "* * F,2h,15m; G,16h,1h,1.5; F,7d,6h",
+        description="the retry line for deliveries from the spool (Exim syntax)",
+    )
+    queue_interval: Duration = Field(1800.0, gt=0, description="a queue runner starts this often (-q30m)")
+    queue_run_max: int = Field(5, ge=1, description="queue runners at once per frontend")
+    retry_interval_max: Duration = Field(86400.0, gt=0)
+    retry_data_expire: Duration = Field(7 * 86400.0, gt=0)
+    delay_after_cutoff: bool = True
+    delay_warning: str = Field("24h", description="24h, or a list such as 4h:8h:24h; 0 switches warnings off")
+    bounce_return_size_limit: Size = Field(
+        100 * 1024, ge=0, description="how much of the message a bounce returns"
+    )
+    notice_size: Size = Field(
+        2048, ge=0, description="size of a bounce or warning without the returned message"
+    )
+
+    _check_retry = field_validator("retry")(lambda cls, v: _retry_line(v))
+
+    @field_validator("delay_warning")
+    @classmethod
+    def _warning_times(cls, v: str) -> str:
+        from twin.sim.retry import RetryConfigError, parse_delay_warning
+
+        try:
+            parse_delay_warning(v)
+        except RetryConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+
 class Policies(Strict):
     balance: Balance = Field("round_robin", description="default load-balancing policy")
+    exim: Exim = Field(default_factory=Exim)
 
 
 class Outputs(Strict):
@@ -394,5 +445,5 @@ def match_nodes(sc: Scenario, target: str) -> list[str]:
     by_class = [name for cls, name, _, _ in nodes if cls == target]
     if by_class:
         return by_class
-    names = [name for _, name, _, _ in nodes] + list(sc.platform.stations)
+    names = ["internet", *(name for _, name, _, _ in nodes), *sc.platform.stations]
     return [n for n in names if fnmatchcase(n, target)]

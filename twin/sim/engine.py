@@ -62,6 +62,7 @@ class Model:
             self.env.process(self._end_warmup(scenario.clock.warmup))
         self.events = 0
         self.wall_seconds = 0.0
+        self.generated_recipients = 0  # bounces and delay warnings the platform itself wrote
 
     def _end_warmup(self, at: float):
         yield self.env.timeout(at)

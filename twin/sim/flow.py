@@ -1,9 +1,11 @@
 """The path of one message through the platform: pick an instance, be served, be routed, until a
 terminal state. One SimPy process per message; recipients of a message travel together.
 
-Every hop happens inside the remote sender's SMTP transaction: if any hop finds no instance up, the
+A message first travels inside the remote sender's SMTP transaction. If a hop finds no instance up, the
 transaction fails with a temporary error and the remote sender decides (retry on its schedule, or give
-up: ``expired_at_sender``). ``attempts`` counts the sender's tries.
+up: ``expired_at_sender``); ``attempts`` counts the sender's tries. Once a frontend has handled the
+message, a hop into a *delivery* group (the store; the Internet) ends the transaction: the frontend
+accepts the message and delivers it from its spool under Exim's retry rules (``components/frontend.py``).
 """
 
 from __future__ import annotations
@@ -17,15 +19,26 @@ EXPIRED_AT_SENDER = STATE_CODE["expired_at_sender"]
 AT_SENDER = 0  # node code of "(sender)"
 
 
-def journey(model, r0: int, n: int, entry, senders):
+class Message:
+    __slots__ = ("id", "n", "r0", "size")
+
+    def __init__(self, msg_id: int, r0: int, n: int, size: int):
+        self.id = msg_id
+        self.r0 = r0  # first ledger row; its recipients are rows r0 .. r0 + n - 1
+        self.n = n
+        self.size = size
+
+
+def journey(model, msg: Message, entry, senders):
     env = model.env
     ledger = model.ledger
+    r0, n = msg.r0, msg.n
     received = env.now
     key = ("message", r0)
     retrying = None
     while True:
         ledger.attempt(r0, n)
-        refused = yield from _through(model, r0, n, entry)
+        refused = yield from _through(model, msg, entry)
         if refused is None:
             if retrying:
                 senders.db.succeeded(key)
@@ -41,17 +54,31 @@ def journey(model, r0: int, n: int, entry, senders):
         yield env.timeout(senders.db.records[key].next_try - env.now)
 
 
-def _through(model, r0: int, n: int, group):
-    """One pass; returns None when the message reached a terminal state, else the group that refused."""
+def deliver(model, msg: Message, group, target):
+    """A delivery from a frontend's spool that has connected to ``target`` (an instance of ``group``)."""
+    yield from _through(model, msg, group, first=target, accepted=True)
+
+
+def _through(model, msg: Message, group, first=None, accepted=False):
+    """One pass; returns None when the message reached a terminal state or a frontend accepted it, else
+    the group that refused."""
     env = model.env
     ledger = model.ledger
-    accepted = False
+    r0, n = msg.r0, msg.n
+    mta = None
     while True:
-        comp = group.pick()
+        if group.delivery and mta is not None:
+            ledger.accept(r0, n, env.now)  # the 250 after DATA: from here the frontend is responsible
+            mta.enqueue(msg, group)
+            return None
+        comp = first if first is not None else group.pick()
+        first = None
         if comp is None:
             if accepted:
                 ledger.accept(r0, n, math.nan)  # the transaction failed: nothing was accepted after all
             return group
+        if comp.spool is not None:
+            mta = comp
         ledger.locate(r0, n, comp.code, comp.stage)
         station = comp.station
         if station is not None:
@@ -62,8 +89,8 @@ def _through(model, r0: int, n: int, group):
                 ledger.accept(r0, n, env.now)
             ledger.finish(r0, n, env.now, hop, comp.stage, comp.code)
             return None
-        if not accepted:
-            # The first component took responsibility for the message by passing it on.
+        if not accepted and mta is None:
+            # Without a frontend on the path, the first component takes responsibility by passing it on.
             ledger.accept(r0, n, env.now)
             accepted = True
         group = hop

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-FIELDS = ("arrivals", "completions", "busy", "queue", "busy_total")
+FIELDS = ("arrivals", "completions", "busy", "queue", "busy_total", "spool_messages", "spool_bytes")
 
 
 class Probe:
@@ -18,7 +18,9 @@ class Probe:
         self.env = model.env
         self.interval = interval
         self.end = end
-        self.components = [c for c in model.components.values() if c.station is not None]
+        self.components = [
+            c for c in model.components.values() if c.station is not None or c.spool is not None
+        ]
         rows = int(np.ceil(end / interval)) + 2
         k = len(self.components)
         self.t = np.zeros(rows)
@@ -39,12 +41,16 @@ class Probe:
         d = self.data
         for k, comp in enumerate(self.components):
             st = comp.station
-            st.advance(now)
-            d["arrivals"][i, k] = st.arrivals
-            d["completions"][i, k] = st.completions
-            d["busy"][i, k] = st.busy
-            d["queue"][i, k] = st.queued
-            d["busy_total"][i, k] = st.busy_total
+            if st is not None:
+                st.advance(now)
+                d["arrivals"][i, k] = st.arrivals
+                d["completions"][i, k] = st.completions
+                d["busy"][i, k] = st.busy
+                d["queue"][i, k] = st.queued
+                d["busy_total"][i, k] = st.busy_total
+            if comp.spool is not None:
+                d["spool_messages"][i, k] = len(comp.spool)
+                d["spool_bytes"][i, k] = comp.spool_bytes
         self.n = i + 1
 
     def finish(self, end: float) -> None:
@@ -67,13 +73,16 @@ class Probe:
                     "busy",
                     "queue",
                     "utilisation",
+                    "spool_messages",
+                    "spool_bytes",
                 ]
             )
         t = self.t[:n]
         dt = np.diff(t)[:, None]
         d = {f: a[:n] for f, a in self.data.items()}
-        servers = np.array([c.station.servers for c in self.components], dtype=float)
-        util = np.diff(d["busy_total"], axis=0) / (dt * servers)
+        servers = np.array([c.station.servers if c.station else 0 for c in self.components], dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            util = np.diff(d["busy_total"], axis=0) / (dt * servers)  # NaN where there is no CPU station
         names = [c.name for c in self.components]
         kinds = [c.attrs["kind"] for c in self.components]
         tt = np.repeat(t[1:], k)
@@ -89,5 +98,7 @@ class Probe:
                 "busy": d["busy"][1:].ravel().astype(np.int32),
                 "queue": d["queue"][1:].ravel().astype(np.int32),
                 "utilisation": util.ravel(),
+                "spool_messages": d["spool_messages"][1:].ravel().astype(np.int64),
+                "spool_bytes": d["spool_bytes"][1:].ravel().astype(np.int64),
             }
         )

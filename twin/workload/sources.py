@@ -6,7 +6,7 @@ import math
 
 from twin.scenario.distributions import Sampler
 from twin.scenario.schema import Source
-from twin.sim.flow import journey
+from twin.sim.flow import Message, journey
 from twin.workload.senders import RemoteSenders
 
 
@@ -41,7 +41,8 @@ class PoissonSource:
                 return
             yield env.timeout(t - env.now)
             n = max(1, math.ceil(rcpts()))
-            _, r0 = ledger.offer(n, t, cls, origin, int(size()))
+            nbytes = int(size())
+            mid, r0 = ledger.offer(n, t, cls, origin, nbytes)
             self.offered_messages += 1
             self.offered_recipients += n
-            env.process(journey(model, r0, n, group, self.senders))
+            env.process(journey(model, Message(mid, r0, n, nbytes), group, self.senders))

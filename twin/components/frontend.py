@@ -1,0 +1,175 @@
+"""An SMTP frontend running Exim: its CPU (a Server), and its spool of accepted mail that it could not
+deliver at once.
+
+What Exim does with such mail (Exim specification, "Retry configuration"; deliver.c, retry.c):
+- every accepted message gets an immediate delivery run; what is not delivered waits on the spool;
+- a queue runner starts every ``queue_interval`` (``-q30m``), at most ``queue_run_max`` at once, and goes
+  through the spool in random order, one message at a time;
+- a delivery run tries a destination only when its retry time has come (one hints record per destination,
+  shared by all messages, kept in this frontend's own database);
+- when the retry rules give up, the recipients bounce: a new message with the null sender ``<>`` and the
+  original as parent goes to the sender over the Internet; a bounce or warning that cannot be delivered is
+  not bounced again but frozen on the spool;
+- after a run that leaves a message deferred, a delay warning goes to the sender when one is due.
+"""
+
+from __future__ import annotations
+
+from twin.components.server import Server
+from twin.sim.flow import Message, deliver
+from twin.sim.ledger import STATE_CODE
+from twin.sim.retry import Check, QueuedMessage, RetryDatabase, parse_delay_warning, parse_retry_line
+
+BOUNCED = STATE_CODE["bounced"]
+
+
+class Spooled:
+    """A message on a frontend's spool."""
+
+    __slots__ = ("busy", "frozen", "group", "msg", "null_sender", "queued")
+
+    def __init__(self, msg: Message, group, queued: QueuedMessage, null_sender: bool):
+        self.msg = msg
+        self.group = group
+        self.queued = queued
+        self.null_sender = null_sender  # bounces and warnings: never bounced again, never warned about
+        self.busy = False  # a delivery run has it (Exim locks the message)
+        self.frozen = False
+
+
+class Frontend(Server):
+    def __init__(self, model, name, attrs, spec):
+        super().__init__(model, name, attrs, spec)
+        exim = model.scenario.policies.exim
+        self.exim = exim
+        self.retry = RetryDatabase(
+            parse_retry_line(exim.retry),
+            retry_interval_max=exim.retry_interval_max,
+            retry_data_expire=exim.retry_data_expire,
+            delay_after_cutoff=exim.delay_after_cutoff,
+            rng=model.streams.generator(f"{name}.retry"),
+        )
+        self.warning_times = parse_delay_warning(exim.delay_warning)
+        self.spool: dict[int, Spooled] = {}  # by first ledger row, in arrival order
+        self.spool_bytes = 0
+        self.runners = 0
+        # What this frontend's Exim did, for the KPIs.
+        self.counts = dict.fromkeys(
+            (
+                "accepted",
+                "attempts",
+                "refused",
+                "retry_time_not_reached",
+                "bounced",
+                "bounces_sent",
+                "warnings_sent",
+                "frozen",
+            ),
+            0,
+        )
+        self._order = model.streams.generator(f"{name}.queue_order")
+        ledger = model.ledger
+        self._spool_stage = ledger.stages.code("spool")
+        self._frozen_stage = ledger.stages.code("frozen")
+        self._origin = ledger.origins.code(name)
+
+    def start(self) -> None:
+        self.env.process(self._daemon())
+
+    # -- accepting ---------------------------------------------------------------------------------------
+
+    def enqueue(self, msg: Message, group, null_sender: bool = False) -> None:
+        """Take responsibility for ``msg`` (the 250 after DATA) and start its immediate delivery run."""
+        item = Spooled(msg, group, QueuedMessage(received=self.env.now, warn=not null_sender), null_sender)
+        self.counts["accepted"] += 1
+        self.spool[msg.r0] = item
+        self.spool_bytes += msg.size
+        self.model.ledger.locate(msg.r0, msg.n, self.code, self._spool_stage)
+        self.env.process(self._delivery_run(item))
+
+    # -- queue runners -----------------------------------------------------------------------------------
+
+    def _daemon(self):
+        env, interval = self.env, self.exim.queue_interval
+        # Each frontend's daemon started at its own boot time: its queue runs have their own phase.
+        yield env.timeout(float(self._order.random()) * interval)
+        while True:
+            if self.up and self.runners < self.exim.queue_run_max and self.spool:
+                self.runners += 1
+                env.process(self._queue_run())
+            yield env.timeout(interval)
+
+    def _queue_run(self):
+        try:
+            items = list(self.spool.values())
+            for i in self._order.permutation(len(items)):  # queue_run_in_order is false by default
+                if not self.up:
+                    return  # the host went down: its queue runner dies with it
+                item = items[i]
+                if item.busy or item.frozen or self.spool.get(item.msg.r0) is not item:
+                    continue
+                yield from self._delivery_run(item)
+        finally:
+            self.runners -= 1
+
+    # -- one delivery run for one message ------------------------------------------------------------------
+
+    def _delivery_run(self, item: Spooled):
+        item.busy = True
+        try:
+            env, msg = self.env, item.msg
+            key = ("host", item.group.name)
+            check = self.retry.check(key, env.now, item.queued.received)
+            if check is Check.ATTEMPT:
+                self.counts["attempts"] += 1
+                target = item.group.pick()
+                if target is None:  # connection refused: a host error
+                    self.counts["refused"] += 1
+                    if self.retry.failed(key, env.now, item.queued.received):
+                        self._give_up(item, "retry timeout exceeded")
+                        return
+                else:
+                    self.retry.succeeded(key)
+                    self._unspool(item)
+                    yield from deliver(self.model, msg, item.group, target)
+                    if self.model.ledger.cols["state"][msg.r0] == BOUNCED and not item.null_sender:
+                        self._notify(item, "bounce")
+                    return
+            elif check is Check.DEFER:
+                self.counts["retry_time_not_reached"] += 1
+            else:
+                self._give_up(item, check.value)
+                return
+            if item.queued.warning_due(env.now, self.warning_times):
+                self._notify(item, "delay_warning")
+        finally:
+            item.busy = False
+
+    def _give_up(self, item: Spooled, reason: str) -> None:
+        msg, ledger = item.msg, self.model.ledger
+        if item.null_sender:
+            # Exim freezes a bounce it cannot deliver rather than bounce the bounce.
+            item.frozen = True
+            self.counts["frozen"] += 1
+            ledger.locate(msg.r0, msg.n, self.code, self._frozen_stage)
+            return
+        self._unspool(item)
+        self.counts["bounced"] += 1
+        ledger.finish(msg.r0, msg.n, self.env.now, BOUNCED, ledger.stages.code(reason), self.code)
+        self._notify(item, "bounce")
+
+    def _unspool(self, item: Spooled) -> None:
+        del self.spool[item.msg.r0]
+        self.spool_bytes -= item.msg.size
+
+    def _notify(self, item: Spooled, kind: str) -> None:
+        """A bounce or delay warning: a new message from <> to the original sender, over the Internet."""
+        exim, ledger, now = self.exim, self.model.ledger, self.env.now
+        size = exim.notice_size
+        if kind == "bounce":
+            size += min(item.msg.size, exim.bounce_return_size_limit)
+        mid, r0 = ledger.offer(1, now, ledger.classes.code(kind), self._origin, int(size), parent=item.msg.id)
+        ledger.accept(r0, 1, now)
+        self.model.generated_recipients += 1
+        self.counts["bounces_sent" if kind == "bounce" else "warnings_sent"] += 1
+        self.enqueue(Message(mid, r0, 1, int(size)), self.model.groups["internet"], null_sender=True)
