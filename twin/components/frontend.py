@@ -18,7 +18,14 @@ from __future__ import annotations
 from twin.components.server import Server
 from twin.sim.flow import Message, deliver
 from twin.sim.ledger import STATE_CODE
-from twin.sim.retry import Check, QueuedMessage, RetryDatabase, parse_delay_warning, parse_retry_line
+from twin.sim.retry import (
+    QueuedMessage,
+    RetryDatabase,
+    Step,
+    delivery_run,
+    parse_delay_warning,
+    parse_retry_line,
+)
 
 BOUNCED = STATE_CODE["bounced"]
 
@@ -117,31 +124,25 @@ class Frontend(Server):
     def _delivery_run(self, item: Spooled):
         item.busy = True
         try:
-            env, msg = self.env, item.msg
+            msg, counts = item.msg, self.counts
             key = ("host", item.group.name)
-            check = self.retry.check(key, env.now, item.queued.received)
-            if check is Check.ATTEMPT:
-                self.counts["attempts"] += 1
-                target = item.group.pick()
-                if target is None:  # connection refused: a host error
-                    self.counts["refused"] += 1
-                    if self.retry.failed(key, env.now, item.queued.received):
-                        self._give_up(item, "retry timeout exceeded")
-                        return
-                else:
-                    self.retry.succeeded(key)
-                    self._unspool(item)
-                    yield from deliver(self.model, msg, item.group, target)
-                    if self.model.ledger.cols["state"][msg.r0] == BOUNCED and not item.null_sender:
-                        self._notify(item, "bounce")
-                    return
-            elif check is Check.DEFER:
-                self.counts["retry_time_not_reached"] += 1
+            run = delivery_run(
+                self.retry, key, item.queued, self.env.now, item.group.pick, self.warning_times
+            )
+            counts["attempts"] += run.attempted
+            counts["retry_time_not_reached"] += run.retry_time_not_reached
+            if run.step is Step.DELIVER:
+                self._unspool(item)
+                yield from deliver(self.model, msg, item.group, run.target)
+                if self.model.ledger.cols["state"][msg.r0] == BOUNCED and not item.null_sender:
+                    self._notify(item, "bounce")
+            elif run.step is Step.BOUNCE:
+                counts["refused"] += run.attempted
+                self._give_up(item, run.reason)
             else:
-                self._give_up(item, check.value)
-                return
-            if item.queued.warning_due(env.now, self.warning_times):
-                self._notify(item, "delay_warning")
+                counts["refused"] += run.attempted
+                if run.warn:
+                    self._notify(item, "delay_warning")
         finally:
             item.busy = False
 

@@ -282,6 +282,42 @@ class QueuedMessage:
         return False
 
 
+class Step(Enum):
+    DELIVER = "deliver"  # connected: hand the message over
+    DEFERRED = "deferred"  # still waiting on the spool
+    BOUNCE = "bounce"  # the address has failed: bounce it
+
+
+@dataclass
+class RunResult:
+    step: Step
+    target: object = None  # with DELIVER: the instance connected to
+    reason: str | None = None  # with BOUNCE
+    attempted: bool = False  # a connection was tried
+    retry_time_not_reached: bool = False
+    warn: bool = False  # with DEFERRED: a delay warning is due now
+
+
+def delivery_run(db: RetryDatabase, key, msg: QueuedMessage, now: float, connect, warning_times) -> RunResult:
+    """One delivery run of one message to one destination, as Exim's deliver/transport do it.
+
+    ``connect()`` returns the instance connected to, or None if the connection was refused. The
+    simulated frontends and ``retry_schedule`` both call this; neither has its own copy of the logic.
+    """
+    check = db.check(key, now, msg.received)
+    if check is Check.ATTEMPT:
+        target = connect()
+        if target is not None:
+            db.succeeded(key)
+            return RunResult(Step.DELIVER, target=target, attempted=True)
+        if db.failed(key, now, msg.received):
+            return RunResult(Step.BOUNCE, reason="retry timeout exceeded", attempted=True)
+        return RunResult(Step.DEFERRED, attempted=True, warn=msg.warning_due(now, warning_times))
+    if check is Check.DEFER:
+        return RunResult(Step.DEFERRED, retry_time_not_reached=True, warn=msg.warning_due(now, warning_times))
+    return RunResult(Step.BOUNCE, reason=check.value)
+
+
 @dataclass
 class Schedule:
     rule: str
@@ -337,27 +373,16 @@ def retry_schedule(
         now = run * queue_interval
         if now > horizon:
             return Schedule(str(line), queue_interval, attempts, next_try, warnings, None, None, skipped)
-        check = db.check(key, now, msg.received)
-        if check is Check.ATTEMPT:
+        result = delivery_run(db, key, msg, now, lambda: None, delay_warning)  # every connection refused
+        if result.attempted:
             attempts.append(now)
-            if db.failed(key, now, msg.received):
-                return Schedule(
-                    str(line),
-                    queue_interval,
-                    attempts,
-                    next_try,
-                    warnings,
-                    now,
-                    "retry timeout exceeded",
-                    skipped,
-                )
-            next_try.append(db.records[key].next_try)
-        elif check is Check.DEFER:
-            skipped += 1
-        else:
+        if result.step is Step.BOUNCE:
             return Schedule(
-                str(line), queue_interval, attempts, next_try, warnings, now, check.value, skipped
+                str(line), queue_interval, attempts, next_try, warnings, now, result.reason, skipped
             )
-        if msg.warning_due(now, delay_warning):
+        if result.attempted:
+            next_try.append(db.records[key].next_try)
+        skipped += result.retry_time_not_reached
+        if result.warn:
             warnings.append(now)
         run += 1
