@@ -165,3 +165,17 @@ def test_fault_targets_name_nodes_globs_or_classes():
     assert match_nodes(sc, "fe[12]") == ["fe1", "fe2"]
     assert match_nodes(sc, "esx3") == ["esx3"]
     assert match_nodes(sc, "scan*") == ["scan1", "scan2", "scan3", "scan4", "scan-central"]
+
+
+def test_exim_and_sender_settings_are_checked_with_exims_own_syntax():
+    data = network(
+        {"s": station()}, [{"name": "a", "enter": "s", "rate": "1/s", "sender": {"retry": "G,5d,5m"}}]
+    )
+    data["policies"] = {"exim": {"delay_warning": "8h:4h", "retry": "* *"}}
+    with pytest.raises(ScenarioError) as exc:
+        twin.scenario_from_dict(data)
+    assert [str(p) for p in exc.value.problems] == [
+        "<dict>: workload.sources[0].sender.retry: rule 1 'G,5d,5m': a G rule needs a multiplier",
+        "<dict>: policies.exim.retry: '* *': expected '<pattern> <error> <rules>' or just rules",
+        "<dict>: policies.exim.delay_warning: delay_warning times must be positive and increase (got '8h:4h')",
+    ]

@@ -105,51 +105,58 @@ def utilisation(
     return _save(fig, path)
 
 
-def queues(
-    ts: pd.DataFrame,
-    path: Path,
-    tz: str,
-    horizon_end: pd.Timestamp | None = None,
-    incidents: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] | None = None,
-) -> Path:
+def queues(ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=None) -> Path:
     """Messages waiting per component class (sum over instances) at each sample."""
-    fig, ax = plt.subplots(figsize=(10, 3.2))
-    wide = ts.pivot_table(index="time", columns="kind", values="queue", aggfunc="sum", observed=True)
-    for kind in wide.columns:
-        ax.plot(wide.index.tz_convert(tz), wide[kind], lw=1, label=str(kind))
-    ax.set_ylabel("messages waiting")
-    ax.set_ylim(0, max(1.0, float(wide.to_numpy().max()) * 1.1) if wide.size else 1.0)
-    ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
-    _mark_horizon(ax, horizon_end, tz)
-    _mark_incidents(ax, list(dict.fromkeys(s for spans in (incidents or {}).values() for s in spans)), tz)
-    ax.set_title("Queue length per component class")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _waiting(
+        ts,
+        path,
+        tz,
+        "queue",
+        "kind",
+        "messages waiting",
+        "Queue length per component class",
+        horizon_end,
+        incidents,
+    )
 
 
-def spool(
+def spool(ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=None) -> Path:
+    """Messages waiting on each frontend's spool (Exim's queue) at each sample."""
+    return _waiting(
+        ts,
+        path,
+        tz,
+        "spool_messages",
+        "component",
+        "messages on spool",
+        "Exim spool per frontend (accepted, not yet delivered)",
+        horizon_end,
+        incidents,
+    )
+
+
+def _waiting(
     ts: pd.DataFrame,
     path: Path,
     tz: str,
-    horizon_end: pd.Timestamp | None = None,
-    incidents: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] | None = None,
+    column: str,
+    by: str,
+    ylabel: str,
+    title: str,
+    horizon_end: pd.Timestamp | None,
+    incidents: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] | None,
 ) -> Path:
-    """Messages waiting on each frontend's spool (Exim's queue) at each sample."""
+    """A count sampled over time, one line per ``by`` group, outages shaded, the horizon marked."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
-    wide = ts.pivot_table(
-        index="time", columns="component", values="spool_messages", aggfunc="sum", observed=True
-    )
-    for comp in wide.columns:
-        ax.plot(wide.index.tz_convert(tz), wide[comp], lw=1, label=str(comp))
-    ax.set_ylabel("messages on spool")
+    wide = ts.pivot_table(index="time", columns=by, values=column, aggfunc="sum", observed=True)
+    for name in wide.columns:
+        ax.plot(wide.index.tz_convert(tz), wide[name], lw=1, label=str(name))
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, max(1.0, float(wide.to_numpy().max()) * 1.1) if wide.size else 1.0)
     ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
     _mark_horizon(ax, horizon_end, tz)
     _mark_incidents(ax, list(dict.fromkeys(s for spans in (incidents or {}).values() for s in spans)), tz)
-    ax.set_title("Exim spool per frontend (accepted, not yet delivered)")
+    ax.set_title(title)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(alpha=0.3)

@@ -231,22 +231,13 @@ class Platform(Strict):
         return {name: getattr(self, name) for name in COMPONENT_CLASSES}
 
 
-def _retry_rules(v: str) -> str:
-    from twin.sim.retry import RetryConfigError, parse_rules
+def _exim_syntax(parser: str, v: str) -> str:
+    """Check ``v`` with one of twin.sim.retry's parsers; its message becomes the validation error."""
+    from twin.sim import retry
 
     try:
-        parse_rules(v)
-    except RetryConfigError as exc:
-        raise ValueError(str(exc)) from None
-    return v
-
-
-def _retry_line(v: str) -> str:
-    from twin.sim.retry import RetryConfigError, parse_retry_line
-
-    try:
-        parse_retry_line(v)
-    except RetryConfigError as exc:
+        getattr(retry, parser)(v)
+    except retry.RetryConfigError as exc:
         raise ValueError(str(exc)) from None
     return v
 
@@ -263,7 +254,7 @@ class Sender(Strict):
     )
     retry_interval_max: Duration = Field(4000.0, gt=0, description="longest gap between two tries")
 
-    _check_retry = field_validator("retry")(lambda cls, v: _retry_rules(v))
+    _check_retry = field_validator("retry")(lambda cls, v: _exim_syntax("parse_rules", v))
 
 
 class Source(Strict):
@@ -358,18 +349,8 @@ class Exim(Strict):
         2048, ge=0, description="size of a bounce or warning without the returned message"
     )
 
-    _check_retry = field_validator("retry")(lambda cls, v: _retry_line(v))
-
-    @field_validator("delay_warning")
-    @classmethod
-    def _warning_times(cls, v: str) -> str:
-        from twin.sim.retry import RetryConfigError, parse_delay_warning
-
-        try:
-            parse_delay_warning(v)
-        except RetryConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return v
+    _check_retry = field_validator("retry")(lambda cls, v: _exim_syntax("parse_retry_line", v))
+    _check_warning = field_validator("delay_warning")(lambda cls, v: _exim_syntax("parse_delay_warning", v))
 
 
 class Policies(Strict):
