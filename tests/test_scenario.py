@@ -177,5 +177,6 @@ def test_exim_and_sender_settings_are_checked_with_exims_own_syntax():
     assert [str(p) for p in exc.value.problems] == [
         "<dict>: workload.sources[0].sender.retry: rule 1 'G,5d,5m': a G rule needs a multiplier",
         "<dict>: policies.exim.retry: '* *': expected '<pattern> <error> <rules>' or just rules",
-        "<dict>: policies.exim.delay_warning: delay_warning times must be positive and increase (got '8h:4h')",
+        "<dict>: policies.exim.delay_warning: "
+        "delay_warning times must be positive and increase (got '8h:4h')",
     ]
