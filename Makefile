@@ -25,7 +25,8 @@ venv: $(STAMP) ## create .venv and install mailtwin with the dev tools
 run: $(STAMP) ## run the baseline scenario into reports/baseline/
 	$(BIN)/mailtwin run $(SCENARIO) --out $(OUT)
 
-test: $(STAMP) ## run the whole test suite
+test: $(STAMP) ## lint (ruff check) and run the whole test suite
+	$(BIN)/ruff check twin tests bench
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP) ## ruff check and format check
