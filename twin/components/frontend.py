@@ -75,6 +75,7 @@ class Frontend(Server):
             0,
         )
         self._order = model.streams.generator(f"{name}.queue_order")
+        self._phase = model.streams.generator(f"{name}.queue_phase")
         ledger = model.ledger
         self._spool_stage = ledger.stages.code("spool")
         self._frozen_stage = ledger.stages.code("frozen")
@@ -99,7 +100,7 @@ class Frontend(Server):
     def _daemon(self):
         env, interval = self.env, self.exim.queue_interval
         # Each frontend's daemon started at its own boot time: its queue runs have their own phase.
-        yield env.timeout(float(self._order.random()) * interval)
+        yield env.timeout(float(self._phase.random()) * interval)
         while True:
             if self.up and self.runners < self.exim.queue_run_max and self.spool:
                 self.runners += 1
@@ -130,6 +131,7 @@ class Frontend(Server):
                 self.retry, key, item.queued, self.env.now, item.group.pick, self.warning_times
             )
             counts["attempts"] += run.attempted
+            counts["refused"] += run.attempted and run.step is not Step.DELIVER
             counts["retry_time_not_reached"] += run.retry_time_not_reached
             if run.step is Step.DELIVER:
                 self._unspool(item)
@@ -137,12 +139,9 @@ class Frontend(Server):
                 if self.model.ledger.cols["state"][msg.r0] == BOUNCED and not item.null_sender:
                     self._notify(item, "bounce")
             elif run.step is Step.BOUNCE:
-                counts["refused"] += run.attempted
                 self._give_up(item, run.reason)
-            else:
-                counts["refused"] += run.attempted
-                if run.warn:
-                    self._notify(item, "delay_warning")
+            elif run.warn:
+                self._notify(item, "delay_warning")
         finally:
             item.busy = False
 
