@@ -42,10 +42,6 @@ class Results:
         cols = ["target", "class", "start_s", "end_s", "duration_s", "cause"]
         return pd.DataFrame(self.kpis["incidents"], columns=cols)
 
-    @property
-    def recipients(self) -> dict[str, int]:
-        return self.kpis["recipients"]
-
     def save(self, out_dir: str | Path, source: str = "") -> list[Path]:
         """Write the run's files into ``out_dir``; each file is replaced atomically."""
         out = Path(out_dir)

@@ -34,7 +34,7 @@ def journey(model, msg: Message, entry, senders):
     ledger = model.ledger
     r0, n = msg.r0, msg.n
     received = env.now
-    key = ("message", r0)
+    key = None  # the sender's retry record, made only if the platform refuses the message
     retrying = None
     while True:
         ledger.attempt(r0, n)
@@ -45,6 +45,7 @@ def journey(model, msg: Message, entry, senders):
             return
         stage = ledger.stages.code(refused.name)
         if retrying is None:
+            key = ("message", r0)
             retrying = senders.will_retry()
         if not retrying or senders.db.failed(key, env.now, received):
             senders.db.succeeded(key)  # the remote queue drops the message; forget its record

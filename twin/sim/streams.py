@@ -39,7 +39,3 @@ class Streams:
     def sampler(self, path: str, dist) -> Sampler:
         """A batched sampler of a scenario distribution on its own stream."""
         return dist.sampler(self.generator(path))
-
-    @property
-    def issued(self) -> frozenset[str]:
-        return frozenset(self._issued)
