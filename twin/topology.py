@@ -22,6 +22,7 @@ from twin.scenario.schema import Scenario, instances
 # store and directory services, storage, virtualisation.
 LAYER = {
     "internet": 0,
+    "blocklist": 0,
     "load_balancer": 1,
     "frontend": 2,
     "lists": 2,
@@ -43,6 +44,7 @@ LINKS = (
     ("load_balancer", "scanner", False),  # scanners are reached through the load balancer (seed §2)
     ("frontend", "load_balancer", False),  # milter calls to the scan cluster's virtual address
     ("frontend", "store", False),  # LMTP delivery (seed §3.1 step 9)
+    ("frontend", "blocklist", False),  # the spam-sender blocklist lookup at connect (seed §3.1 step 1)
     ("frontend", "ldap", False),  # recipient checks, list and subdomain routes (seed §2, §4)
     ("frontend", "kdc", False),  # Kerberos login for SMTP submission
     ("frontend", "lists", False),  # list posts in and out go through the frontends

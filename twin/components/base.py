@@ -71,6 +71,10 @@ class Component:
     def start(self) -> None:
         """Start the component's own processes (none by default)."""
 
+    def changed(self) -> None:
+        """The node went down or came back (called by the fault injector)."""
+        self.model.groups[self.group].member_changed(self)
+
     def service_time(self) -> float:
         return self._service() if self._service is not None else 0.0
 
@@ -85,8 +89,11 @@ class Component:
 class Group:
     """The instances a sender can be routed to, and the policy that picks one (PLATFORM.md §3, Cisco CSS).
 
-    Only instances that are up are picked; ``pick`` returns None when none is, and the sender's connection
-    is refused. (Health detection is immediate here: the load balancer's keepalive delay is not modelled.)
+    ``pick`` chooses among the instances believed up; ``connect`` is what a client gets: the instance, or
+    None if the connection fails (no instance believed up, the picked one is actually down, or the load
+    balancer pair in front of the group is taking over). Without a balancer in front, a client knows at
+    once which instances are up; behind one (``gate``), the balancer's keepalive decides
+    (``components/balancer.py``), so for a while connections can hit a dead backend.
     """
 
     def __init__(self, name: str, members: list[Component], policy: str, model: Model):
@@ -95,6 +102,11 @@ class Group:
         self.name = name
         self.members = members
         self.policy = policy
+        self.model = model
+        self.stage = model.ledger.stages.code(name)
+        self.gate = None  # the balancer pair in front, if any
+        self.believed = {m.name: True for m in members}
+        self.down_since = None  # when the last live member went down (None: some member is up)
         spec = members[0].spec
         # Reached by a delivery from a frontend's spool rather than inside the sender's transaction.
         self.delivery = name == "internet" or bool(getattr(spec, "delivery", False))
@@ -107,11 +119,38 @@ class Group:
         ]
         self.refresh()
 
+    def member_changed(self, member: Component) -> None:
+        """A member went down or came back: clients see it at once, or when the balancer notices."""
+        if not any(m.up for m in self.members):
+            if self.down_since is None:
+                self.down_since = self.model.env.now
+        else:
+            self.down_since = None
+        if self.gate is None:
+            self.believe(member, member.up)
+        else:
+            self.gate.watch(self, member)
+
+    def believe(self, member: Component, up: bool) -> None:
+        self.believed[member.name] = up
+        self.refresh()
+
     def refresh(self) -> None:
-        """Recompute the live members after a member went down or came back."""
-        self.live = [m for m in self.members if m.up]
-        self._weights = [w for m, w in zip(self.members, self._weights_all, strict=True) if m.up]
+        """Recompute the members believed up."""
+        ok = [self.believed[m.name] for m in self.members]
+        self.live = [m for m, b in zip(self.members, ok, strict=True) if b]
+        self._weights = [w for w, b in zip(self._weights_all, ok, strict=True) if b]
         self._current = [0.0] * len(self.live)
+
+    def connect(self) -> Component | None:
+        """The instance a new connection reaches, or None if it fails."""
+        gate = self.gate
+        if gate is not None and not gate.available:
+            return None
+        comp = self.pick()
+        if comp is None or comp.down_causes:
+            return None
+        return comp
 
     def _single(self) -> Component | None:
         return self.live[0] if self.live else None

@@ -19,6 +19,7 @@ from twin.components.server import Server
 from twin.sim.flow import Message, deliver
 from twin.sim.ledger import STATE_CODE
 from twin.sim.retry import (
+    Check,
     QueuedMessage,
     RetryDatabase,
     Step,
@@ -28,17 +29,22 @@ from twin.sim.retry import (
 )
 
 BOUNCED = STATE_CODE["bounced"]
+LMTP_REASONS = {
+    "550": "550 5.1.1 mailbox unknown",
+    "552": "552 5.2.2 over quota",
+}
 
 
 class Spooled:
-    """A message on a frontend's spool."""
+    """A message on a frontend's spool; ``rows`` are the ledger rows of its undelivered recipients."""
 
-    __slots__ = ("busy", "frozen", "group", "msg", "null_sender", "queued")
+    __slots__ = ("busy", "frozen", "group", "msg", "null_sender", "queued", "rows")
 
-    def __init__(self, msg: Message, group, queued: QueuedMessage, null_sender: bool):
+    def __init__(self, msg: Message, group, queued: QueuedMessage, null_sender: bool, rows: list[int]):
         self.msg = msg
         self.group = group
         self.queued = queued
+        self.rows = rows
         self.null_sender = null_sender  # bounces and warnings: never bounced again, never warned about
         self.busy = False  # a delivery run has it (Exim locks the message)
         self.frozen = False
@@ -71,6 +77,7 @@ class Frontend(Server):
                 "bounces_sent",
                 "warnings_sent",
                 "frozen",
+                "notices_sent",
             ),
             0,
         )
@@ -80,19 +87,36 @@ class Frontend(Server):
         self._spool_stage = ledger.stages.code("spool")
         self._frozen_stage = ledger.stages.code("frozen")
         self._origin = ledger.origins.code(name)
+        # The SMTP side (components/smtp.py).
+        self.accept_max = spec.smtp_accept_max
+        self.milter_timeout = spec.milter_timeout
+        self.connections = 0
+        self.lookup = (
+            model.streams.sampler(f"{name}.blocklist_lookup", spec.blocklist_lookup)
+            if spec.blocklist_lookup is not None
+            else float
+        )
 
     def start(self) -> None:
+        groups = self.model.groups
+        self.blocklist = groups.get("blocklist")
+        self.ldap = groups.get("ldap")
+        self.scanners = groups.get("scanner")
+        self.local = groups.get("store")  # the route for local mailboxes (stage 9)
         self.env.process(self._daemon())
 
     # -- accepting ---------------------------------------------------------------------------------------
 
-    def enqueue(self, msg: Message, group, null_sender: bool = False) -> None:
-        """Take responsibility for ``msg`` (the 250 after DATA) and start its immediate delivery run."""
-        item = Spooled(msg, group, QueuedMessage(received=self.env.now, warn=not null_sender), null_sender)
+    def enqueue(self, msg: Message, group, null_sender: bool = False, rows: list[int] | None = None) -> None:
+        """Take responsibility for ``msg`` (the 250 after DATA) for ``rows`` (default: all its recipients)
+        and start its immediate delivery run."""
+        rows = msg.rows if rows is None else rows
+        queued = QueuedMessage(received=self.env.now, warn=not null_sender)
+        item = Spooled(msg, group, queued, null_sender, rows)
         self.counts["accepted"] += 1
         self.spool[msg.r0] = item
         self.spool_bytes += msg.size
-        self.model.ledger.locate(msg.r0, msg.n, self.code, self._spool_stage)
+        self.model.ledger.locate_rows(rows, self.code, self._spool_stage)
         self.env.process(self._delivery_run(item))
 
     # -- queue runners -----------------------------------------------------------------------------------
@@ -126,41 +150,120 @@ class Frontend(Server):
         item.busy = True
         try:
             msg, counts = item.msg, self.counts
+            rows = self._addresses_due(item) if self.retry.records else item.rows
+            if not rows:
+                counts["retry_time_not_reached"] += 1
+                if item.rows and item.queued.warning_due(self.env.now, self.warning_times):
+                    self._notify(item, "delay_warning")
+                return
             key = ("host", item.group.name)
             run = delivery_run(
-                self.retry, key, item.queued, self.env.now, item.group.pick, self.warning_times
+                self.retry, key, item.queued, self.env.now, item.group.connect, self.warning_times
             )
             counts["attempts"] += run.attempted
             counts["refused"] += run.attempted and run.step is not Step.DELIVER
             counts["retry_time_not_reached"] += run.retry_time_not_reached
             if run.step is Step.DELIVER:
+                lmtp = getattr(run.target, "lmtp", None)
+                if lmtp is not None:
+                    yield from self._lmtp(item, rows, lmtp)
+                    return
                 self._unspool(item)
                 yield from deliver(self.model, msg, item.group, run.target)
                 if self.model.ledger.cols["state"][msg.r0] == BOUNCED and not item.null_sender:
                     self._notify(item, "bounce")
             elif run.step is Step.BOUNCE:
-                self._give_up(item, run.reason)
+                self._give_up(item, item.rows, run.reason)
             elif run.warn:
                 self._notify(item, "delay_warning")
         finally:
             item.busy = False
 
-    def _give_up(self, item: Spooled, reason: str) -> None:
-        msg, ledger = item.msg, self.model.ledger
+    def _addresses_due(self, item: Spooled) -> list[int]:
+        """Recipients whose per-address retry time has come (Exim checks them before routing); those
+        whose address has failed for too long bounce now."""
+        col, db, now = self.model.ledger.cols["mailbox"], self.retry, self.env.now
+        due, failed = [], []
+        for r in item.rows:
+            key = ("addr", int(col[r]))
+            if key not in db.records:
+                due.append(r)
+                continue
+            check = db.check(key, now, item.queued.received)
+            if check is Check.ATTEMPT:
+                due.append(r)
+            elif check is not Check.DEFER:
+                failed.append(r)
+        if failed:
+            self._give_up(item, failed, Check.FAIL_AFTER_CUTOFF.value)
+        return due
+
+    def _lmtp(self, item: Spooled, rows: list[int], lmtp):
+        """Deliver to the store; each recipient's reply decides: 250 done, 452 per-address retry, 5xx
+        bounce."""
+        msg, db = item.msg, self.retry
+        tried = set(rows)
+        remaining = [r for r in item.rows if r not in tried]  # their address retry time has not come
+        temporary, permanent = yield from lmtp(msg, rows)
+        col, now = self.model.ledger.cols["mailbox"], self.env.now
+        if db.records:
+            refused = set(temporary).union(r for r, _ in permanent)
+            for r in rows:
+                if r not in refused:
+                    db.succeeded(("addr", int(col[r])))
+        by_reason: dict[str, list[int]] = {}
+        for r, code in permanent:
+            by_reason.setdefault(LMTP_REASONS[code], []).append(r)
+        for r in temporary:
+            if db.failed(("addr", int(col[r])), now, item.queued.received, host_error=False):
+                by_reason.setdefault("retry timeout exceeded", []).append(r)
+            else:
+                remaining.append(r)
+        item.rows = remaining + [r for failed in by_reason.values() for r in failed]
+        for reason, failed in by_reason.items():
+            self._give_up(item, failed, reason)
+        if item.frozen or self.spool.get(msg.r0) is not item:
+            return
+        if remaining:
+            item.rows = sorted(remaining)
+            self.model.ledger.locate_rows(item.rows, self.code, self._spool_stage)
+            if item.queued.warning_due(now, self.warning_times):
+                self._notify(item, "delay_warning")
+        else:
+            self._unspool(item)
+
+    def _give_up(self, item: Spooled, rows: list[int], reason: str) -> None:
+        ledger = self.model.ledger
         if item.null_sender:
             # Exim freezes a bounce it cannot deliver rather than bounce the bounce.
             item.frozen = True
             self.counts["frozen"] += 1
-            ledger.locate(msg.r0, msg.n, self.code, self._frozen_stage)
+            ledger.locate_rows(rows, self.code, self._frozen_stage)
             return
-        self._unspool(item)
+        rest = [r for r in item.rows if r not in rows]
+        if rest:
+            item.rows = rest
+        else:
+            self._unspool(item)
         self.counts["bounced"] += 1
-        ledger.finish(msg.r0, msg.n, self.env.now, BOUNCED, ledger.stages.code(reason), self.code)
+        ledger.finish_rows(rows, self.env.now, BOUNCED, ledger.stages.code(reason), self.code)
         self._notify(item, "bounce")
 
     def _unspool(self, item: Spooled) -> None:
-        del self.spool[item.msg.r0]
-        self.spool_bytes -= item.msg.size
+        if self.spool.pop(item.msg.r0, None) is item:
+            self.spool_bytes -= item.msg.size
+
+    def notify_recipients(self, mail: Message, rows: list[int]) -> None:
+        """Stage 5: the attachment is held back and each recipient gets a notice in the mailbox."""
+        ledger, now, size = self.model.ledger, self.env.now, int(self.exim.notice_size)
+        mid, r0 = ledger.offer(
+            len(rows), now, ledger.classes.code("attachment_notice"), self._origin, size, parent=mail.id
+        )
+        ledger.cols["mailbox"][r0 : r0 + len(rows)] = ledger.cols["mailbox"][rows]
+        ledger.accept(r0, len(rows), now)
+        self.model.generated_recipients += len(rows)
+        self.counts["notices_sent"] += 1
+        self.enqueue(Message(mid, r0, len(rows), size), self.local, null_sender=True)
 
     def _notify(self, item: Spooled, kind: str) -> None:
         """A bounce or delay warning: a new message from <> to the original sender, over the Internet."""

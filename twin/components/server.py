@@ -18,12 +18,27 @@ class Server(Component):
     def __init__(self, model, name, attrs, spec):
         super().__init__(model, name, attrs, spec)
         demand = getattr(spec, "demand", None)
+        speed = attrs["speed"] or 1.0
+        # CPU-seconds per KB of the message on the reference core -> seconds on this machine.
+        self.per_kb = getattr(spec, "demand_per_kb", 0.0) / speed
         if demand is not None:
             servers = spec.servers or attrs["cores"]
             self.station = Station(self.env, name, servers)
-            speed = attrs["speed"]
             draw = model.streams.sampler(f"{name}.demand", demand)
             self._service = (lambda: draw() / speed) if speed != 1.0 else draw
+        disk = getattr(spec, "disk", None)
+        self.disk: Station | None = None
+        if disk is not None:
+            self.disk = Station(self.env, f"{name}.disk", disk.servers)
+            self._disk_op = model.streams.sampler(f"{name}.disk", disk.demand)
+            self._disk_per_kb = disk.per_kb
+
+    def work(self, size: int) -> float:
+        """CPU seconds this machine spends on a message of ``size`` bytes."""
+        return self.service_time() + size * (1 / 1024) * self.per_kb
+
+    def disk_time(self, size: int) -> float:
+        return self._disk_op() + size * (1 / 1024) * self._disk_per_kb
 
 
 class QueueingStation(Component):

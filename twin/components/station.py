@@ -86,7 +86,11 @@ class Station:
             yield turn
             t1 = env.now  # the server handed over is already counted as busy
         yield env.timeout(service_time)
-        t2 = env.now
+        self._release(t0, t1)
+
+    def _release(self, t0: float, t1: float) -> None:
+        """End of a service that was asked for at ``t0`` and began at ``t1``: hand the server on."""
+        t2 = self.env.now
         self.advance(t2)
         if self._waiting:
             self.queued -= 1
@@ -94,11 +98,40 @@ class Station:
         else:
             self.busy -= 1
         self.completions += 1
+        self._record(t0, t1, t2)
+
+    def _record(self, t0: float, t1: float, t2: float) -> None:
         if t0 >= self.stats_from:
             self.wait_sum += t1 - t0
             self.wait_n += 1
             self.sojourn_sum += t2 - t0
             self.sojourn_n += 1
+
+    def serve_within(self, service_time: float, patience: float):
+        """``serve``, but a customer who would wait longer than ``patience`` for a server leaves: a
+        generator returning True if served, False if it gave up (it then used no server time)."""
+        if self.busy < self.servers or patience == float("inf"):
+            yield from self.serve(service_time)
+            return True
+        env = self.env
+        t0 = env.now
+        self.advance(t0)
+        self.arrivals += 1
+        self.queued += 1
+        turn = env.event()
+        self._waiting.append(turn)
+        yield turn | env.timeout(patience)
+        if not turn.triggered:
+            self.advance(env.now)
+            self._waiting.remove(turn)
+            self.queued -= 1
+            self.completions += 1  # it left the station (without service)
+            self._record(t0, env.now, env.now)
+            return False
+        t1 = env.now
+        yield env.timeout(service_time)
+        self._release(t0, t1)
+        return True
 
     @property
     def in_system(self) -> int:

@@ -154,8 +154,40 @@ def _family(quantity: Any, suffix: str):
     return union
 
 
+class ZipfNumber(_Dist):
+    """Counts with a power-law tail: P(k) proportional to k^-a for k = 1, 2, ..., cut at ``max`` (larger
+    draws are drawn again, so the shape below ``max`` is exactly Zipf's)."""
+
+    dist: Literal["zipf"]
+    a: float = Field(gt=1, description="exponent; larger means a lighter tail")
+    max: int = Field(1000, ge=1)
+
+    def draw_fn(self, rng):
+        a, top = self.a, self.max
+
+        def draw(n):
+            out = rng.zipf(a, n)
+            bad = out > top
+            while bad.any():
+                out[bad] = rng.zipf(a, int(bad.sum()))
+                bad = out > top
+            return out.astype(float)
+
+        return draw
+
+    @property
+    def mean(self):
+        k = np.arange(1, self.max + 1, dtype=float)
+        w = k**-self.a
+        return float((k * w).sum() / w.sum())
+
+
 DurationDist = _family(Duration, "Duration")
 SizeDist = _family(Size, "Size")
-NumberDist = _family(float, "Number")
+_family(float, "Number")  # defines ConstantNumber, ExponentialNumber, LognormalNumber, EmpiricalNumber
+NumberDist = Annotated[
+    ConstantNumber | ExponentialNumber | LognormalNumber | EmpiricalNumber | ZipfNumber,  # noqa: F821
+    Field(discriminator="dist"),
+]
 
-DIST_KINDS = ("constant", "empirical", "exponential", "lognormal")
+DIST_KINDS = ("constant", "empirical", "exponential", "lognormal", "zipf")

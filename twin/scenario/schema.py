@@ -163,6 +163,70 @@ class ComponentClass(Strict):
         return sum(m.count for m in self.members) if self.enabled else 0
 
 
+class Disk(Strict):
+    """A disk array as a queueing station: ``servers`` operations at once, each taking ``demand`` plus
+    ``per_kb`` for every KB of the message written."""
+
+    servers: int = Field(1, ge=1, description="operations the array serves at once (spindles, controllers)")
+    demand: DurationDist = Field(description="seconds per operation (seek, metadata, sync)")
+    per_kb: Duration = Field(0.0, ge=0, description="transfer seconds per KB of the message")
+
+
+class LoadBalancerClass(ComponentClass):
+    """The redundant pair of Cisco CSS in front of the frontends and the scan cluster (PLATFORM.md §3)."""
+
+    serves: list[str] = Field(
+        default_factory=lambda: ["frontend", "scanner"],
+        description="classes reached through the balancer's virtual addresses",
+    )
+    keepalive_interval: Duration = Field(5.0, gt=0, description="keepalive probe period")
+    keepalive_failures: int = Field(
+        3, ge=1, description="failed probes in a row before a backend is marked dead"
+    )
+    takeover: Duration = Field(
+        3.0, ge=0, description="the standby unit takes over this long after the active one fails"
+    )
+
+
+class FrontendClass(ComponentClass):
+    """Exim on the SMTP frontends (PLATFORM.md §2 stages 1-9)."""
+
+    smtp_accept_max: int = Field(20, ge=1, description="SMTP connections at once (Exim default)")
+    demand_per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB of DATA")
+    disk: Disk | None = Field(None, description="the spool disk; none: its I/O is not modelled")
+    blocklist_lookup: DurationDist | None = Field(
+        None, description="time of the blocklist (DNSBL) query at connect; none: no lookup time"
+    )
+    milter_timeout: Duration = Field(
+        300.0, gt=0, description="how long the frontend waits for the scan cluster before a 4xx"
+    )
+
+
+class ScannerClass(ComponentClass):
+    """PureMessage scanners (PLATFORM.md §3)."""
+
+    demand_per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB scanned, on top of demand")
+    concurrency: int | None = Field(
+        None, ge=1, description="milter connections a scanner takes at once; more are refused (4xx)"
+    )
+    grace: Duration = Field(
+        7200.0, ge=0, description="how long scanners answer validly without the central server (seed: 2 h)"
+    )
+
+
+class StoreClass(ComponentClass):
+    """Cyrus IMAP: LMTP delivery into mailboxes (PLATFORM.md §3)."""
+
+    demand_per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB delivered")
+    disk: Disk | None = Field(None, description="the RAID array holding the messages")
+    metadata_ops: int = Field(
+        0, ge=0, description="metadata I/O operations per delivery on the SAN (index, cache, quota)"
+    )
+    over_quota_perm_failure: bool = Field(
+        False, description="lmtp_over_quota_perm_failure: 552 (bounce) instead of 452 (retry)"
+    )
+
+
 class Station(Strict):
     """A generic queueing station: `servers` identical servers, a FIFO queue, a service-time distribution."""
 
@@ -194,6 +258,7 @@ class Network(Strict):
 
 # Component classes in the order PLATFORM.md §1 lists them; topology.py knows how they connect.
 COMPONENT_CLASSES = (
+    "blocklist",
     "load_balancer",
     "frontend",
     "scanner",
@@ -211,11 +276,14 @@ COMPONENT_CLASSES = (
 
 class Platform(Strict):
     network: Network = Field(default_factory=Network)
-    load_balancer: ComponentClass = Field(default_factory=ComponentClass)
-    frontend: ComponentClass = Field(default_factory=ComponentClass)
-    scanner: ComponentClass = Field(default_factory=ComponentClass)
+    blocklist: ComponentClass = Field(
+        default_factory=ComponentClass, description="the spam-sender blocklist service queried at connect"
+    )
+    load_balancer: LoadBalancerClass = Field(default_factory=LoadBalancerClass)
+    frontend: FrontendClass = Field(default_factory=FrontendClass)
+    scanner: ScannerClass = Field(default_factory=ScannerClass)
     scan_central: ComponentClass = Field(default_factory=ComponentClass)
-    store: ComponentClass = Field(default_factory=ComponentClass, description="IMAP/POP3 primary (Cyrus)")
+    store: StoreClass = Field(default_factory=StoreClass, description="IMAP/POP3 primary (Cyrus)")
     replica: ComponentClass = Field(default_factory=ComponentClass, description="asynchronous Cyrus replica")
     san: ComponentClass = Field(default_factory=ComponentClass)
     lists: ComponentClass = Field(default_factory=ComponentClass)
@@ -276,8 +344,139 @@ class Source(Strict):
     enabled: bool = True
 
 
+def _share(description: str) -> float:
+    return Field(0.0, ge=0, le=1, description=description)
+
+
+class Expunge(Strict):
+    """Users clean up full mailboxes: every ``every``, a ``share`` of the mailboxes at or over quota are
+    expunged down to ``to`` times their quota."""
+
+    every: Duration = Field(gt=0)
+    share: float = Field(ge=0, le=1)
+    to: float = Field(0.5, ge=0, le=1)
+
+
+class Mailboxes(Strict):
+    """The addresses mail can be sent to (PLATFORM.md §4). Shares are of the population; each address has
+    one status (active, deactivated, unknown, missing) and independent quota and quarantine settings."""
+
+    count: int = Field(0, ge=0, description="addresses in the directory's domain, with their mailboxes")
+    deactivated: float = _share("expired or locked accounts: rejected at RCPT (stage 2)")
+    unknown: float = _share("addresses with no directory entry (former users, typos): rejected (stage 3)")
+    missing: float = _share("in the directory but without a Cyrus mailbox: 550 5.1.1 at LMTP (stage 10)")
+    over_quota: float = _share("mailboxes at their quota when the run starts (stage 11)")
+    quarantine: float = _share("recipients who enabled the spam quarantine (stage 7)")
+    quota: Size = Field(500 * 1024**2, gt=0, description="mailbox quota")
+    usage: SizeDist = Field(
+        default_factory=lambda: {"dist": "constant", "value": 0},
+        validate_default=True,
+        description="initial usage of mailboxes not over quota (capped below the quota)",
+    )
+    popularity: float = Field(
+        0.0, ge=0, description="Zipf exponent of how often an address receives mail; 0: all alike"
+    )
+    expunge: Expunge | None = None
+
+    @model_validator(mode="after")
+    def _statuses_fit(self):
+        total = self.deactivated + self.unknown + self.missing
+        if total > 1 + 1e-9:
+            raise ValueError(f"deactivated + unknown + missing = {total:g}, more than 1")
+        return self
+
+
+class Attachments(Strict):
+    harmless: float = _share("messages with an attachment that passes")
+    dangerous: float = _share("messages with an attachment whose extension is on the seed's list")
+    spaces: float = _share("messages with an attachment whose file name hides its extension behind spaces")
+
+    @model_validator(mode="after")
+    def _fit(self):
+        total = self.harmless + self.dangerous + self.spaces
+        if total > 1 + 1e-9:
+            raise ValueError(f"attachment shares sum to {total:g}, more than 1")
+        return self
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class MailClass(Strict):
+    """One kind of inbound mail (ham or spam): its share of the volume, daily shape and attributes."""
+
+    share: float = Field(ge=0, le=1, description="share of the offered messages")
+    diurnal: list[float] = Field(
+        default_factory=lambda: [1.0] * 24,
+        min_length=24,
+        max_length=24,
+        description="relative arrival rate per local hour 0..23 (normalised to mean 1)",
+    )
+    sender: Sender = Field(default_factory=Sender)
+    blocklisted: float = _share("messages whose client IP is on the blocklist (stage 1)")
+    bad_sender: float = _share("messages whose sender address does not verify (stage 3)")
+    guessed: float = _share("recipients that are made-up addresses in the domain (dictionary attacks)")
+    recipients: NumberDist = Field(
+        default_factory=lambda: {"dist": "constant", "value": 1},
+        validate_default=True,
+        description="recipients per message (rounded up to a whole number >= 1)",
+    )
+    size: SizeDist = Field(default_factory=lambda: {"dist": "constant", "value": 0}, validate_default=True)
+    spam_score: NumberDist = Field(
+        default_factory=lambda: {"dist": "constant", "value": 0},
+        validate_default=True,
+        description="PureMessage spam probability in percent (clipped to 0..100)",
+    )
+    virus: float = _share("messages carrying a virus (stage 4)")
+    attachments: Attachments = Field(default_factory=Attachments)
+
+    @field_validator("diurnal")
+    @classmethod
+    def _positive_mean(cls, v: list[float]) -> list[float]:
+        if any(x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError("hourly factors must be >= 0 with a positive sum")
+        return v
+
+
+class Inbound(Strict):
+    """Mail offered to the platform from the Internet (PLATFORM.md §4), through the load balancer."""
+
+    volume: Rate = Field(gt=0, description="mean messages offered per day (on a weekday factor of 1)")
+    weekday: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(WEEKDAYS, 1.0),
+        description="factor per day of the week (mon..sun)",
+    )
+    transfer_rate: Size = Field(
+        128 * 1024, gt=0, description="bytes per second a remote sender transfers during DATA"
+    )
+    classes: dict[str, MailClass] = Field(min_length=1, description="e.g. ham and spam")
+    start: Duration = Field(0.0, ge=0)
+    stop: Duration | None = Field(None, gt=0, description="default: the horizon")
+    enabled: bool = True
+
+    @field_validator("weekday")
+    @classmethod
+    def _days(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(WEEKDAYS))
+        if unknown:
+            raise ValueError(f"unknown day {unknown[0]!r} (expected {', '.join(WEEKDAYS)})")
+        if any(x < 0 for x in v.values()):
+            raise ValueError("weekday factors must be >= 0")
+        return {d: v.get(d, 1.0) for d in WEEKDAYS}
+
+    @field_validator("classes")
+    @classmethod
+    def _shares(cls, v: dict[str, MailClass]) -> dict[str, MailClass]:
+        total = sum(c.share for c in v.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"class shares sum to {total:g}, not 1")
+        return v
+
+
 class Workload(Strict):
     sources: list[Source] = Field(default_factory=list)
+    mailboxes: Mailboxes = Field(default_factory=Mailboxes)
+    inbound: Inbound | None = Field(None, description="mail from the Internet, stage by stage")
 
     @field_validator("sources")
     @classmethod
@@ -383,6 +582,7 @@ class Scenario(Strict):
 
 # Node-name prefixes per class; a class with one instance is named by the prefix alone (e.g. `kdc`).
 NAME_PREFIX = {
+    "blocklist": "dnsbl",
     "load_balancer": "lb",
     "frontend": "fe",
     "scanner": "scan",

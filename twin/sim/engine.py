@@ -5,18 +5,23 @@ the probe, and a run loop that counts events and reports progress.
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Callable
 
 import networkx as nx
 import simpy
 
 from twin.components import DEFAULT, REGISTRY, Component, Group
+from twin.components.balancer import BalancerPair
+from twin.components.smtp import Stages
 from twin.scenario.schema import Scenario
 from twin.sim.faults import FaultInjector
 from twin.sim.ledger import Ledger
 from twin.sim.probes import Probe
 from twin.sim.streams import Streams
 from twin.topology import build_topology
+from twin.workload.inbound import InboundSource
+from twin.workload.mailboxes import Mailboxes
 from twin.workload.sources import PoissonSource
 
 Progress = Callable[[float, float], None]  # (simulated seconds done, simulated seconds in all)
@@ -49,8 +54,22 @@ class Model:
             self.groups[target] = Group(target, members, policy, self)
         for comp in self.components.values():
             comp.wire()
+        lbs = self.groups.get("load_balancer")
+        self.balancer = (
+            BalancerPair(self, lbs.members, scenario.platform.load_balancer) if lbs is not None else None
+        )
 
+        # What the SMTP transactions need (components/smtp.py).
+        self.internet_latency = scenario.platform.network.internet_latency
+        self.smtp_stages = Stages(self.ledger)
+        self.smtp_replies = array("d")  # seconds from a client's command to the frontend's reply
+        self.tempfails: dict[int, int] = {}  # 4xx and failed connections, by ledger stage code
+        self.mailboxes = Mailboxes(self, scenario.workload.mailboxes)
+        inbound = scenario.workload.inbound
+        self.transfer_rate = inbound.transfer_rate if inbound is not None else 1.0
         self.sources = [PoissonSource(self, s) for s in scenario.workload.sources if s.enabled]
+        if inbound is not None and inbound.enabled:
+            self.sources.append(InboundSource(self, inbound))
         self.faults = FaultInjector(self)
         self.probe = Probe(self, scenario.outputs.sample_interval, self.end)
         for comp in self.components.values():
@@ -63,6 +82,11 @@ class Model:
         self.events = 0
         self.wall_seconds = 0.0
         self.generated_recipients = 0  # bounces and delay warnings the platform itself wrote
+
+    def tempfail(self, stage: int) -> int:
+        """Count a temporary refusal of an SMTP transaction at ``stage``; returns the stage."""
+        self.tempfails[stage] = self.tempfails.get(stage, 0) + 1
+        return stage
 
     def _end_warmup(self, at: float):
         yield self.env.timeout(at)

@@ -44,7 +44,7 @@ class FaultInjector:
         comp = self.model.components[node]
         comp.down_causes += 1
         if comp.down_causes == 1:
-            self.model.groups[comp.group].refresh()
+            comp.changed()
         opened = [len(self.incidents)]
         self.incidents.append(Incident(node, comp.attrs["kind"], self.env.now, math.nan, cause))
         for guest in self.guests.get(node, ()):
@@ -58,7 +58,7 @@ class FaultInjector:
             comp = self.model.components[incident.target]
             comp.down_causes -= 1
             if comp.down_causes == 0:
-                self.model.groups[comp.group].refresh()
+                comp.changed()
 
     def _outage(self, fault: Outage, node: str):
         yield self.env.timeout(fault.at)

@@ -28,30 +28,55 @@ class Message:
         self.n = n
         self.size = size
 
+    @property
+    def rows(self) -> list[int]:
+        return list(range(self.r0, self.r0 + self.n))
 
-def journey(model, msg: Message, entry, senders):
+
+class Mail(Message):
+    """An inbound message with what the stages of PLATFORM.md §2 look at, drawn by the workload.
+
+    ``live`` lists the ledger rows of recipients still in the sender's transaction (None: all of them);
+    recipients refused at RCPT leave it, so a sender's retry offers only the others.
+    """
+
+    __slots__ = ("attachment", "bad_sender", "blocklisted", "live", "spam", "virus")
+
+    def __init__(self, msg_id, r0, n, size, blocklisted, bad_sender, spam, virus, attachment):
+        super().__init__(msg_id, r0, n, size)
+        self.blocklisted = blocklisted
+        self.bad_sender = bad_sender
+        self.spam = spam  # PureMessage probability, percent
+        self.virus = virus
+        self.attachment = attachment  # 0 none, 1 harmless, 2 listed extension, 3 spaces in the file name
+        self.live = None
+
+
+def journey(model, msg: Message, entry, senders, transaction=None):
+    """The remote sender's side: offer ``msg`` (``transaction`` is one try, returning None when the
+    platform took or finally refused it, else the stage code of a temporary refusal) and retry."""
     env = model.env
     ledger = model.ledger
     r0, n = msg.r0, msg.n
     received = env.now
     key = None  # the sender's retry record, made only if the platform refuses the message
     retrying = None
+    transaction = transaction or _through
     while True:
         ledger.attempt(r0, n)
-        refused = yield from _through(model, msg, entry)
-        if refused is None:
+        stage = yield from transaction(model, msg, entry)
+        if stage is None:
             if retrying:
                 senders.db.succeeded(key)
             return
-        stage = ledger.stages.code(refused.name)
         if retrying is None:
             key = ("message", r0)
             retrying = senders.will_retry()
         if not retrying or senders.db.failed(key, env.now, received):
             senders.db.succeeded(key)  # the remote queue drops the message; forget its record
-            ledger.finish(r0, n, env.now, EXPIRED_AT_SENDER, stage, AT_SENDER)
+            _finish_live(ledger, msg, env.now, EXPIRED_AT_SENDER, stage, AT_SENDER)
             return
-        ledger.locate(r0, n, AT_SENDER, stage)
+        _locate_live(ledger, msg, AT_SENDER, stage)
         yield env.timeout(senders.db.records[key].next_try - env.now)
 
 
@@ -60,9 +85,25 @@ def deliver(model, msg: Message, group, target):
     yield from _through(model, msg, group, first=target, accepted=True)
 
 
+def _finish_live(ledger, msg, t, state, stage, node) -> None:
+    live = getattr(msg, "live", None)
+    if live is None:
+        ledger.finish(msg.r0, msg.n, t, state, stage, node)
+    else:
+        ledger.finish_rows(live, t, state, stage, node)
+
+
+def _locate_live(ledger, msg, node, stage) -> None:
+    live = getattr(msg, "live", None)
+    if live is None:
+        ledger.locate(msg.r0, msg.n, node, stage)
+    else:
+        ledger.locate_rows(live, node, stage)
+
+
 def _through(model, msg: Message, group, first=None, accepted=False):
     """One pass; returns None when the message reached a terminal state or a frontend accepted it, else
-    the group that refused."""
+    the stage code of the group that refused."""
     env = model.env
     ledger = model.ledger
     r0, n = msg.r0, msg.n
@@ -72,12 +113,12 @@ def _through(model, msg: Message, group, first=None, accepted=False):
             ledger.accept(r0, n, env.now)  # the 250 after DATA: from here the frontend is responsible
             mta.enqueue(msg, group)
             return None
-        comp = first if first is not None else group.pick()
+        comp = first if first is not None else group.connect()
         first = None
         if comp is None:
             if accepted:
                 ledger.accept(r0, n, math.nan)  # the transaction failed: nothing was accepted after all
-            return group
+            return group.stage
         if comp.spool is not None:
             mta = comp
         ledger.locate(r0, n, comp.code, comp.stage)

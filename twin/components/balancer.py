@@ -1,0 +1,89 @@
+"""The load balancer pair (2x Cisco CSS 11503, seed §1) in front of the frontends and the scan cluster.
+
+What the twin models (PLATFORM.md §3, Cisco CSS content load-balancing guide):
+- one virtual address per served class; the balancing method is the class's ``balance`` (round robin,
+  weighted round robin, least connections);
+- keepalives: every ``keepalive_interval`` the balancer probes each backend; after ``keepalive_failures``
+  failed probes in a row the backend is marked dead and gets no new connections. Until then, connections
+  sent to a backend that is down fail (the client sees a temporary error). A backend that comes back is
+  used again after its next successful probe. Each backend's probes have their own phase;
+- redundancy: one unit is active. When it fails, the standby takes over after ``takeover`` seconds
+  (heartbeat 1 s, 3 missed); in between, and while both are down, no connection gets through.
+
+Not modelled: the balancer's own capacity (the CSS forwards far more connections than the platform has),
+sticky sessions, and the keepalive's own timeout (the probe fails at once).
+"""
+
+from __future__ import annotations
+
+import math
+
+from twin.components.base import Component
+
+
+class LoadBalancer(Component):
+    def changed(self) -> None:
+        super().changed()
+        pair = self.model.balancer
+        if pair is not None:
+            pair.unit_changed(self)
+
+
+class BalancerPair:
+    def __init__(self, model, units: list[Component], spec):
+        self.model = model
+        self.env = model.env
+        self.units = units
+        self.spec = spec
+        self.active = units[0]
+        self.available = True
+        self.takeovers = 0
+        self._phase_rng = model.streams.generator("load_balancer.keepalive_phase")
+        self._phase: dict[str, float] = {}
+        self.served = []
+        for cls in spec.serves:
+            group = model.groups.get(cls)
+            if group is not None:
+                group.gate = self
+                self.served.append(group)
+                for m in group.members:
+                    self._phase[m.name] = float(self._phase_rng.random()) * spec.keepalive_interval
+
+    # -- keepalive health of the backends ------------------------------------------------------------------
+
+    def detection_delay(self, member: str, up: bool) -> float:
+        """Seconds from now until the balancer believes ``member`` is ``up`` (or down)."""
+        interval = self.spec.keepalive_interval
+        phase = self._phase[member]
+        now = self.env.now
+        first_probe = phase + math.ceil((now - phase) / interval - 1e-12) * interval
+        if up:
+            return first_probe - now
+        return first_probe + (self.spec.keepalive_failures - 1) * interval - now
+
+    def watch(self, group, member: Component) -> None:
+        self.env.process(self._detect(group, member, member.up))
+
+    def _detect(self, group, member, up: bool):
+        yield self.env.timeout(self.detection_delay(member.name, up))
+        if member.up == up and group.believed[member.name] != up:
+            group.believe(member, up)
+
+    # -- the redundant pair --------------------------------------------------------------------------------
+
+    def unit_changed(self, unit: Component) -> None:
+        if unit is self.active and not unit.up:
+            self.available = False
+            standby = next((u for u in self.units if u is not unit and u.up), None)
+            if standby is not None:
+                self.env.process(self._take_over(standby))
+        elif unit.up and not self.available and not self.active.up:
+            # Both were down: the first unit back becomes active once it has taken over.
+            self.env.process(self._take_over(unit))
+
+    def _take_over(self, unit: Component):
+        yield self.env.timeout(self.spec.takeover)
+        if unit.up and not self.available:
+            self.active = unit
+            self.available = True
+            self.takeovers += 1

@@ -1,0 +1,34 @@
+"""A PureMessage scanner of the scan cluster (seed §1, §3.1 steps 4-6; PLATFORM.md §3).
+
+The frontends' milter reaches a scanner through the load balancer. A scan costs CPU (``demand`` plus
+``demand_per_kb`` per KB, on the scanner's own cores); at most ``concurrency`` milter connections are
+taken at once, more are refused. Scanners get their configuration and data from the central server; the
+seed says they go on working for 2 hours without it (``grace``). After that they no longer give valid
+answers, which the frontends turn into a temporary error (4xx), until the central server is back.
+
+The verdict itself (virus, spam probability, attachment) is drawn with the message by the workload: the
+scanner is where it becomes known and what it costs, not a classifier.
+"""
+
+from __future__ import annotations
+
+from twin.components.server import Server
+
+
+class Scanner(Server):
+    def __init__(self, model, name, attrs, spec):
+        super().__init__(model, name, attrs, spec)
+        self.concurrency = spec.concurrency
+        self.grace = spec.grace
+        self.invalid_answers = 0
+
+    def valid(self) -> bool:
+        """Whether an answer given now is valid: the central server is reachable, or was lost less than
+        ``grace`` ago."""
+        central = self.model.groups.get("scan_central")
+        if central is None or central.down_since is None:
+            return True
+        return self.env.now - central.down_since < self.grace
+
+    def accepts(self) -> bool:
+        return self.concurrency is None or self.station is None or self.station.in_system < self.concurrency

@@ -1,0 +1,77 @@
+"""The population of addresses mail is sent to, and the state of their Cyrus mailboxes.
+
+Each address has one status (PLATFORM.md §2): ``active``; ``deactivated`` (rejected at RCPT, stage 2);
+``unknown`` (no directory entry, rejected at RCPT, stage 3); ``missing`` (in the directory but without a
+mailbox at the store: ``550 5.1.1`` at LMTP, stage 10). Independently, a mailbox has a quota and a usage
+that grows with every delivery (Cyrus lets one message push a mailbox over its quota; the next gets
+``452 4.2.2``, stage 11), and a flag for the spam quarantine (stage 7).
+
+Everything is a numpy array indexed by mailbox number; the ledger's ``mailbox`` column holds that number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ACTIVE, DEACTIVATED, UNKNOWN, MISSING = range(4)
+STATUS_NAMES = ("active", "deactivated", "unknown", "missing")
+GUESSED = -1  # a made-up address (dictionary attack): not in the population, unknown to the directory
+
+
+class Mailboxes:
+    def __init__(self, model, spec):
+        streams = model.streams
+        n = spec.count
+        self.spec = spec
+        self.count = n
+        rng = streams.generator("workload.mailboxes.population")
+        u = rng.random(n)
+        edges = np.cumsum([spec.deactivated, spec.unknown, spec.missing])
+        by_band = np.array([DEACTIVATED, UNKNOWN, MISSING, ACTIVE], dtype=np.uint8)
+        self.status = by_band[np.searchsorted(edges, u, side="right")]
+        self.quarantine = rng.random(n) < spec.quarantine
+        self.quota = np.full(n, float(spec.quota))
+        usage = spec.usage.sampler(rng).many(n) if n else np.zeros(0)
+        self.usage = np.minimum(usage, self.quota * 0.999)
+        over = rng.random(n) < spec.over_quota
+        self.usage[over] = self.quota[over]
+        # Popularity: address i (in a random order) receives mail with weight rank^-popularity.
+        ranks = rng.permutation(n) + 1.0
+        weights = ranks**-spec.popularity if spec.popularity > 0 else np.ones(n)
+        self._cdf = np.cumsum(weights) / weights.sum() if n else np.zeros(0)
+        self.expunged = 0
+        self._expunge_rng = streams.generator("workload.mailboxes.expunge")
+        if spec.expunge is not None and n:
+            model.env.process(self._expunge(model.env, spec.expunge))
+
+    def pick(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        """``k`` recipient mailboxes drawn by popularity."""
+        if not self.count:
+            return np.full(k, GUESSED, dtype=np.int64)
+        return np.minimum(np.searchsorted(self._cdf, rng.random(k), side="right"), self.count - 1)
+
+    def over_quota(self, box: int) -> bool:
+        return self.usage[box] >= self.quota[box]
+
+    def store(self, box: int, size: int) -> None:
+        self.usage[box] += size
+
+    def _expunge(self, env, spec):
+        while True:
+            yield env.timeout(spec.every)
+            full = np.flatnonzero(self.usage >= self.quota)
+            if not len(full):
+                continue
+            chosen = full[self._expunge_rng.random(len(full)) < spec.share]
+            self.usage[chosen] = self.quota[chosen] * spec.to
+            self.expunged += len(chosen)
+
+    def summary(self) -> dict:
+        counts = np.bincount(self.status, minlength=len(STATUS_NAMES))
+        return {
+            "count": self.count,
+            **{name: int(counts[i]) for i, name in enumerate(STATUS_NAMES)},
+            "quarantine": int(self.quarantine.sum()),
+            "over_quota_now": int((self.usage >= self.quota).sum()),
+            "expunged": self.expunged,
+        }
