@@ -60,6 +60,101 @@ def _by(codes: np.ndarray, names: list[str], state: np.ndarray) -> dict[str, dic
     return out
 
 
+# The funnel of original inbound recipients, in the order a message meets the stages (PLATFORM.md §2):
+# (step, state, ledger stages or None for any stage of that state).
+FUNNEL = (
+    ("sender gave up after 4xx", "expired_at_sender", None),
+    ("1 blocklist", "rejected", ("blocklist",)),
+    ("3 sender verification", "rejected", ("sender verify",)),
+    ("2-3 recipient checks", "rejected", ("deactivated", "unknown recipient")),
+    ("4 virus", "rejected", ("virus",)),
+    ("5 attachment held", "attachment_held", None),
+    ("7 quarantine", "quarantined", None),
+    ("10-11 bounced at delivery", "bounced", None),
+    ("still pending", "pending", None),
+)
+
+
+def funnel(model, rows: np.ndarray) -> list[dict]:
+    """How many of the recipients in ``rows`` (a boolean mask) each stage removed, and how many were left
+    after it; what is left at the end was delivered (or, for other traffic, went elsewhere)."""
+    ledger = model.ledger
+    state = ledger.column("state")[rows]
+    stage = ledger.column("stage")[rows]
+    names = ledger.stages.names
+    offered = int(rows.sum())
+    left = offered
+    out = [{"step": "offered", "removed": 0, "left": left, "left_share": 1.0 if offered else None}]
+    for step, st, stages in FUNNEL:
+        mask = state == STATES.index(st)
+        if stages is not None:
+            codes = [names.index(g) for g in stages if g in names]
+            mask &= np.isin(stage, codes)
+        removed = int(mask.sum())
+        left -= removed
+        out.append(
+            {
+                "step": step,
+                "removed": removed,
+                "left": left,
+                "left_share": left / offered if offered else None,
+            }
+        )
+    return out
+
+
+def service_quality(model) -> dict:
+    """SPECmail2001-style quality figures against the targets in ``outputs.quality``."""
+    q = model.scenario.outputs.quality
+    ledger = model.ledger
+    replies = np.frombuffer(model.smtp_replies, dtype=float) if len(model.smtp_replies) else np.zeros(0)
+    state = ledger.column("state")
+    inbound = _inbound_originals(model)
+    delivered = inbound & (state == STATES.index("delivered"))
+    delivery = (ledger.column("t_final") - ledger.column("t_offered"))[delivered]
+    transactions = model.transactions
+    tempfails = sum(model.tempfails.values())
+    figures = {
+        "replies": len(replies),
+        "replies_within_share": float((replies <= q.reply_within).mean()) if len(replies) else None,
+        "deliveries": int(delivered.sum()),
+        "deliveries_within_share": float((delivery <= q.delivery_within).mean()) if len(delivery) else None,
+        "transactions": transactions,
+        "temporary_errors": tempfails,
+        "error_rate": tempfails / transactions if transactions else None,
+    }
+    met = {
+        "replies": figures["replies_within_share"] is None
+        or figures["replies_within_share"] >= q.reply_share,
+        "deliveries": figures["deliveries_within_share"] is None
+        or figures["deliveries_within_share"] >= q.delivery_share,
+        "errors": figures["error_rate"] is None or figures["error_rate"] <= q.error_rate_max,
+    }
+    return {"targets": q.model_dump(), **figures, "met": met}
+
+
+def _inbound_originals(model) -> np.ndarray:
+    ledger = model.ledger
+    names = ledger.origins.names
+    code = names.index("inbound") if "inbound" in names else -1
+    return (ledger.column("origin") == code) & (ledger.column("parent_id") == -1)
+
+
+def smtp_summary(model) -> dict:
+    ledger = model.ledger
+    score = ledger.column("spam_score")
+    delivered = ledger.column("state") == STATES.index("delivered")
+    return {
+        "transactions": model.transactions,
+        "temporary_errors_by_stage": {
+            ledger.stages.names[c]: n for c, n in sorted(model.tempfails.items(), key=lambda kv: -kv[1])
+        },
+        "delivered_tagged_spam_sure": int((delivered & (score >= 70)).sum()),  # {SPAM!}
+        "delivered_tagged_spam_maybe": int((delivered & (score >= 50) & (score < 70)).sum()),  # {SPAM?}
+        "scanned_recipients": int((score >= 0).sum()),
+    }
+
+
 def compute_kpis(model, timeseries) -> dict:
     ledger = model.ledger
     recipients, conservation = recipients_and_conservation(model)
@@ -112,7 +207,7 @@ def compute_kpis(model, timeseries) -> dict:
         }
         for i in model.faults.incidents
     ]
-    return {
+    out = {
         "scenario": model.scenario.meta.name,
         "seed": model.seed,
         "simulated_seconds": model.end,
@@ -127,6 +222,26 @@ def compute_kpis(model, timeseries) -> dict:
         "queues": queues,
         "incidents": incidents,
     }
+    inbound = _inbound_originals(model)
+    if inbound.any():
+        out["funnel"] = {"inbound": funnel(model, inbound)}
+        classes_all = ledger.column("traffic_class")
+        for c, name in enumerate(ledger.classes.names):
+            if name.startswith("inbound-"):
+                out["funnel"][name] = funnel(model, inbound & (classes_all == c))
+        out["service_quality"] = service_quality(model)
+        out["smtp"] = smtp_summary(model)
+    if model.mailboxes.count:
+        out["mailboxes"] = {
+            **model.mailboxes.summary(),
+            "usage_bytes": int(model.mailboxes.usage.sum()),
+        }
+    stores = {n: c.replies for n, c in model.components.items() if hasattr(c, "replies")}
+    if stores:
+        out["lmtp_replies"] = stores
+    if model.balancer is not None:
+        out["balancer"] = {"active": model.balancer.active.name, "takeovers": model.balancer.takeovers}
+    return out
 
 
 def _finite(v: float) -> float | None:

@@ -77,7 +77,7 @@ class BalancerPair:
             standby = next((u for u in self.units if u is not unit and u.up), None)
             if standby is not None:
                 self.env.process(self._take_over(standby))
-        elif unit.up and not self.available and not self.active.up:
+        elif unit.up and not self.available:
             # Both were down: the first unit back becomes active once it has taken over.
             self.env.process(self._take_over(unit))
 

@@ -70,6 +70,7 @@ class Stages:
 def smtp_transaction(model, mail, group):
     """The sender's try at ``group`` (the frontends' virtual address)."""
     st = model.smtp_stages
+    model.transactions += 1
     fe = group.connect()
     if fe is None:
         return model.tempfail(st.connect)

@@ -59,11 +59,16 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
                     )
         if (
             classes[cls].demand is not None
+            and classes[cls].servers is None
             and member.hardware in models
             and models[member.hardware].appliance
         ):
             problems.append(
-                ((*where, "hardware"), f"{member.hardware!r} is an appliance; it cannot carry a demand")
+                (
+                    (*where, "hardware"),
+                    f"{member.hardware!r} is an appliance (no CPU modelled): give the class 'servers' "
+                    "(requests served at once) for its demand, which is then seconds per request",
+                )
             )
 
     for st in plat.stations:

@@ -557,8 +557,21 @@ class Policies(Strict):
     exim: Exim = Field(default_factory=Exim)
 
 
+class Quality(Strict):
+    """Service-quality targets in the style of SPECmail2001's QoS requirements (PLATFORM.md §4)."""
+
+    reply_within: Duration = Field(5.0, gt=0, description="an SMTP reply should come within this")
+    reply_share: float = Field(0.95, ge=0, le=1, description="... for at least this share of replies")
+    delivery_within: Duration = Field(
+        60.0, gt=0, description="a message should be in the mailbox within this"
+    )
+    delivery_share: float = Field(0.95, ge=0, le=1)
+    error_rate_max: float = Field(0.01, ge=0, le=1, description="temporary errors per SMTP transaction")
+
+
 class Outputs(Strict):
     sample_interval: Duration = Field(60.0, gt=0, description="probe interval for time series")
+    quality: Quality = Field(default_factory=Quality)
     ledger: bool = True
     timeseries: bool = True
     report: bool = True
