@@ -157,7 +157,8 @@ def cmd_validate(args) -> int:
         print(
             f"{f}: ok ({sc.meta.name}: {len(instances(sc.platform))} platform nodes, "
             f"{len(sc.platform.stations)} stations, {len(sc.workload.sources)} sources, "
-            f"horizon {_span(sc.clock.horizon)})"
+            + (f"inbound {sc.workload.inbound.volume * 86400:,.0f}/day, " if sc.workload.inbound else "")
+            + f"horizon {_span(sc.clock.horizon)})"
         )
     return status
 

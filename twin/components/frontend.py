@@ -69,6 +69,7 @@ class Frontend(Server):
         # What this frontend's Exim did, for the KPIs.
         self.counts = dict.fromkeys(
             (
+                "sessions",
                 "accepted",
                 "attempts",
                 "refused",

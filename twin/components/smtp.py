@@ -74,6 +74,7 @@ def smtp_transaction(model, mail, group):
     fe = group.connect()
     if fe is None:
         return model.tempfail(st.connect)
+    fe.counts["sessions"] += 1
     if fe.connections >= fe.accept_max:
         return model.tempfail(st.smtp_accept_max)
     fe.connections += 1
@@ -98,7 +99,7 @@ def _session(model, fe, mail, st):
             return model.tempfail(st.blocklist_unreachable)
         yield env.timeout(fe.lookup())
     model.smtp_replies.append(env.now - asked)
-    if mail.blocklisted:
+    if mail.blocklisted and fe.blocklist is not None:
         return _final(model, mail, live, REJECTED, st.blocklist, fe)
     if mail.bad_sender:
         return _final(model, mail, live, REJECTED, st.sender_verify, fe)
@@ -137,22 +138,25 @@ def _session(model, fe, mail, st):
         yield from fe.station.serve(mail.size * (1 / 1024) * fe.per_kb)
     if fe.disk is not None:
         yield from fe.disk.serve(fe.disk_time(mail.size))
-    refused = yield from _scan(model, fe, mail, st)
+    scanned = fe.scanners is not None  # without a scan cluster nothing is scanned, scored or held
+    if scanned:
+        refused = yield from _scan(model, fe, mail, st)
+        if refused is not None:
+            model.smtp_replies.append(env.now - asked)
+            return model.tempfail(refused)
+        ledger.cols["spam_score"][live] = mail.spam
     model.smtp_replies.append(env.now - asked)
-    if refused is not None:
-        return model.tempfail(refused)
-    ledger.cols["spam_score"][live] = mail.spam
-    if mail.virus:
+    if scanned and mail.virus:
         return _final(model, mail, live, REJECTED, st.virus, fe)
 
     # 250: the frontend is responsible from here.
     now = env.now
     ledger.accept_rows(live, now)
-    if mail.attachment >= 2:
+    if scanned and mail.attachment >= 2:
         _final(model, mail, live, HELD, st.attachment, fe)
         fe.notify_recipients(mail, live)
         return None
-    if mail.spam >= QUARANTINE_AT:
+    if scanned and mail.spam >= QUARANTINE_AT:
         q = boxes.quarantine
         held = [r for r in live if col[r] >= 0 and q[col[r]]]
         if held:
@@ -171,10 +175,7 @@ def _final(model, mail, rows, state, stage, fe):
 
 def _scan(model, fe, mail, st):
     """The milter call: None if a scanner gave a valid verdict in time, else the refusal's stage."""
-    group = fe.scanners
-    if group is None:
-        return None
-    sc = group.connect()
+    sc = fe.scanners.connect()
     if sc is None:
         return st.scan_unreachable
     if not sc.accepts():
