@@ -107,8 +107,10 @@ def test_warm_up_is_left_out_of_station_statistics():
     res = simulate(data)
     c = res.kpis["components"]["s"]
     arrivals_after = int((res.ledger["t_offered"] >= 3600).sum())
-    assert c["customers"] in (arrivals_after, arrivals_after - 1)  # the last may still be in service
-    assert res.kpis["delivery_latency"]["all"]["count"] == c["customers"]
+    # Customers are counted when they arrive (their times are known then); the last may still be in
+    # service at the end, so it has no delivery latency yet.
+    assert c["customers"] == arrivals_after
+    assert res.kpis["delivery_latency"]["all"]["count"] in (c["customers"], c["customers"] - 1)
 
 
 def test_probe_samples_every_interval_and_counts_every_arrival():

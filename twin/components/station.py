@@ -2,13 +2,24 @@
 speaks of (waiting time, sojourn time, time-average number waiting and in service).
 
 This is the machinery every component that does work is built on: a generic queueing station, the CPU of
-a frontend, a scanner or the store. It keeps its own counters instead of asking the SimPy resource, so
-that time-weighted areas (for Little's law and utilisation) are exact and cheap: a few float operations
-per state change, no per-event records.
+a frontend, a scanner or the store, a disk array.
+
+How it works: in a FIFO multi-server queue whose service times are known when a customer arrives, the
+customer's start and end of service follow at once from the servers' next free times (the
+Kiefer-Wolfowitz recursion: start = max(arrival, earliest free server), end = start + service, and that
+server is next free at end). ``assign`` does exactly that, so a customer costs one heap operation and the
+caller one timeout to the end of service, with no events for queueing or hand-over; a caller that has
+nothing to do at the end of service needs no event at all. It is exact, not an approximation: FIFO order
+means no later arrival changes an earlier customer's times.
+
+The time-weighted statistics follow from the same numbers: work assigned to a server beyond ``now`` is
+contiguous from ``now`` to its next free time, so the busy-server time up to ``now`` is the work assigned
+minus the work still ahead; the waiting-time area is the waits assigned minus the waiting still ahead.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 
 import simpy
@@ -16,137 +27,159 @@ import simpy
 
 class Station:
     __slots__ = (
-        "_last",
+        "_area_busy0",
+        "_area_queue0",
+        "_free",
+        "_gave_up",
         "_waiting",
-        "area_busy",
-        "area_queue",
         "arrivals",
-        "busy",
-        "busy_total",
-        "completions",
         "env",
         "name",
-        "queued",
         "servers",
         "sojourn_n",
         "sojourn_sum",
         "stats_from",
         "wait_n",
         "wait_sum",
+        "wait_total",
+        "work_total",
     )
 
     def __init__(self, env: simpy.Environment, name: str, servers: int):
+        if servers < 1:
+            raise ValueError(f"station {name!r} needs at least one server (got {servers})")
         self.env = env
         self.name = name
         self.servers = servers
-        self._waiting: deque[simpy.Event] = deque()
-        self.busy = 0  # customers in service now
-        self.queued = 0  # customers waiting now
+        self._free = [0.0] * servers  # heap of the servers' next free times
+        self._waiting: deque[tuple[float, float]] = deque()  # (arrival, start) of customers who wait
+        self._gave_up: list[tuple[float, float]] = []  # (arrival, leave) of customers waiting to give up
         self.arrivals = 0  # cumulative, for probes
-        self.completions = 0
-        self.busy_total = 0.0  # busy-server seconds since time 0, never reset (for the probe)
+        self.work_total = 0.0  # service seconds assigned since time 0
+        self.wait_total = 0.0  # waiting seconds assigned since time 0
         self.reset_stats(0.0)
 
     def reset_stats(self, now: float) -> None:
         """Start the statistics afresh (end of warm-up); the customers present stay."""
-        self._last = now
         self.stats_from = now
-        self.area_busy = 0.0
-        self.area_queue = 0.0
+        self._area_busy0 = self.busy_total_at(now)
+        self._area_queue0 = self.queue_area_at(now)
         self.wait_sum = 0.0
         self.wait_n = 0
         self.sojourn_sum = 0.0
         self.sojourn_n = 0
 
-    def advance(self, now: float) -> None:
-        dt = now - self._last
-        if dt:
-            self.area_busy += self.busy * dt
-            self.busy_total += self.busy * dt
-            self.area_queue += self.queued * dt
-            self._last = now
+    # -- customers -----------------------------------------------------------------------------------------
+
+    def assign(self, service_time: float) -> float:
+        """A customer arriving now with ``service_time`` of work: returns when its service ends."""
+        now = self.env.now
+        free = self._free
+        start = free[0]
+        if start < now:
+            start = now
+        end = start + service_time
+        heapq.heapreplace(free, end)
+        self.arrivals += 1
+        self.work_total += service_time
+        if start > now:
+            self._waiting.append((now, start))
+            self.wait_total += start - now
+        if now >= self.stats_from:
+            self.wait_sum += start - now
+            self.wait_n += 1
+            self.sojourn_sum += end - now
+            self.sojourn_n += 1
+        return end
+
+    def assign_within(self, service_time: float, patience: float) -> float | None:
+        """``assign``, but a customer who would wait longer than ``patience`` does not stay: returns None
+        (it leaves after ``patience`` without service)."""
+        now = self.env.now
+        if self._free[0] - now <= patience:
+            return self.assign(service_time)
+        self.arrivals += 1
+        self.wait_total += patience
+        self._gave_up.append((now, now + patience))
+        if now >= self.stats_from:
+            self.wait_sum += patience
+            self.wait_n += 1
+            self.sojourn_sum += patience
+            self.sojourn_n += 1
+        return None
 
     def serve(self, service_time: float):
-        """Wait for a server, hold it for ``service_time``: a generator to ``yield from``.
-
-        A free server is taken at once; otherwise the customer waits on an event in FIFO order, and the
-        customer finishing service hands its server straight to the first one waiting.
-        """
+        """Wait for a server, hold it for ``service_time``: a generator to ``yield from``."""
         env = self.env
-        t0 = env.now
-        self.advance(t0)
-        self.arrivals += 1
-        if self.busy < self.servers:
-            self.busy += 1
-            t1 = t0
-        else:
-            self.queued += 1
-            turn = env.event()
-            self._waiting.append(turn)
-            yield turn
-            t1 = env.now  # the server handed over is already counted as busy
-        yield env.timeout(service_time)
-        self._release(t0, t1)
-
-    def _release(self, t0: float, t1: float) -> None:
-        """End of a service that was asked for at ``t0`` and began at ``t1``: hand the server on."""
-        t2 = self.env.now
-        self.advance(t2)
-        if self._waiting:
-            self.queued -= 1
-            self._waiting.popleft().succeed()
-        else:
-            self.busy -= 1
-        self.completions += 1
-        self._record(t0, t1, t2)
-
-    def _record(self, t0: float, t1: float, t2: float) -> None:
-        if t0 >= self.stats_from:
-            self.wait_sum += t1 - t0
-            self.wait_n += 1
-            self.sojourn_sum += t2 - t0
-            self.sojourn_n += 1
+        yield env.timeout(self.assign(service_time) - env.now)
 
     def serve_within(self, service_time: float, patience: float):
-        """``serve``, but a customer who would wait longer than ``patience`` for a server leaves: a
-        generator returning True if served, False if it gave up (it then used no server time)."""
-        if self.busy < self.servers or patience == float("inf"):
-            yield from self.serve(service_time)
-            return True
+        """``serve``, but give up after waiting ``patience``: a generator returning True if served."""
         env = self.env
-        t0 = env.now
-        self.advance(t0)
-        self.arrivals += 1
-        self.queued += 1
-        turn = env.event()
-        self._waiting.append(turn)
-        yield turn | env.timeout(patience)
-        if not turn.triggered:
-            self.advance(env.now)
-            self._waiting.remove(turn)
-            self.queued -= 1
-            self.completions += 1  # it left the station (without service)
-            self._record(t0, env.now, env.now)
+        end = self.assign_within(service_time, patience)
+        if end is None:
+            yield env.timeout(patience)
             return False
-        t1 = env.now
-        yield env.timeout(service_time)
-        self._release(t0, t1)
+        yield env.timeout(end - env.now)
         return True
+
+    # -- state at a time -----------------------------------------------------------------------------------
+
+    def _prune(self, now: float) -> None:
+        waiting = self._waiting
+        while waiting and waiting[0][1] <= now:
+            waiting.popleft()
+        if self._gave_up:
+            self._gave_up = [w for w in self._gave_up if w[1] > now]
+
+    @property
+    def busy(self) -> int:
+        now = self.env.now
+        return sum(1 for f in self._free if f > now)
+
+    @property
+    def queued(self) -> int:
+        self._prune(self.env.now)
+        return len(self._waiting) + len(self._gave_up)
 
     @property
     def in_system(self) -> int:
         return self.busy + self.queued
 
+    @property
+    def completions(self) -> int:
+        """Customers that have left by now (served, or gave up waiting)."""
+        return self.arrivals - self.in_system
+
+    def snapshot(self, now: float) -> tuple[int, int, int, int, float]:
+        """(arrivals, completions, busy, queued, busy-server seconds) at ``now``, for the probe."""
+        self._prune(now)
+        busy = sum(1 for f in self._free if f > now)
+        queued = len(self._waiting) + len(self._gave_up)
+        return self.arrivals, self.arrivals - busy - queued, busy, queued, self.busy_total_at(now)
+
+    def busy_total_at(self, now: float) -> float:
+        """Busy-server seconds from time 0 to ``now`` (``now`` not before the last assignment)."""
+        return self.work_total - sum(f - now for f in self._free if f > now)
+
+    def queue_area_at(self, now: float) -> float:
+        """Customer-seconds spent waiting from time 0 to ``now``."""
+        self._prune(now)
+        ahead = sum(s - max(a, now) for a, s in self._waiting)
+        ahead += sum(leave - max(a, now) for a, leave in self._gave_up)
+        return self.wait_total - ahead
+
     def summary(self, now: float) -> dict[str, float]:
         """Means over [stats_from, now]: W_q, W, L_q, L, utilisation (per server)."""
-        self.advance(now)
         span = now - self.stats_from
+        area_busy = self.busy_total_at(now) - self._area_busy0
+        area_queue = self.queue_area_at(now) - self._area_queue0
         return {
             "servers": self.servers,
             "customers": self.sojourn_n,
             "mean_wait": self.wait_sum / self.wait_n if self.wait_n else float("nan"),
             "mean_sojourn": self.sojourn_sum / self.sojourn_n if self.sojourn_n else float("nan"),
-            "mean_queue": self.area_queue / span if span > 0 else float("nan"),
-            "mean_in_system": (self.area_queue + self.area_busy) / span if span > 0 else float("nan"),
-            "utilisation": self.area_busy / (self.servers * span) if span > 0 else float("nan"),
+            "mean_queue": area_queue / span if span > 0 else float("nan"),
+            "mean_in_system": (area_queue + area_busy) / span if span > 0 else float("nan"),
+            "utilisation": area_busy / (self.servers * span) if span > 0 else float("nan"),
         }

@@ -42,12 +42,13 @@ class Probe:
         for k, comp in enumerate(self.components):
             st = comp.station
             if st is not None:
-                st.advance(now)
-                d["arrivals"][i, k] = st.arrivals
-                d["completions"][i, k] = st.completions
-                d["busy"][i, k] = st.busy
-                d["queue"][i, k] = st.queued
-                d["busy_total"][i, k] = st.busy_total
+                (
+                    d["arrivals"][i, k],
+                    d["completions"][i, k],
+                    d["busy"][i, k],
+                    d["queue"][i, k],
+                    d["busy_total"][i, k],
+                ) = st.snapshot(now)
             if comp.spool is not None:
                 d["spool_messages"][i, k] = len(comp.spool)
                 d["spool_bytes"][i, k] = comp.spool_bytes
