@@ -127,7 +127,8 @@ def test_probe_samples_every_interval_and_counts_every_arrival():
 
 def test_run_reports_events_and_wall_time(baseline_30m):
     res = twin.simulate(baseline_30m, seed=1)
-    assert res.run["events_processed"] > res.kpis["messages_offered"] * 3
+    # Most spam is refused at connect without an event (components/smtp.py); the rest needs several.
+    assert res.kpis["messages_offered"] / 10 < res.run["events_processed"] < res.kpis["messages_offered"] * 10
     assert res.run["wall_seconds"] > 0
     assert res.run["seed"] == 1
 

@@ -15,6 +15,8 @@ What Exim does with such mail (Exim specification, "Retry configuration"; delive
 
 from __future__ import annotations
 
+import heapq
+
 from twin.components.server import Server
 from twin.sim.flow import Message, deliver
 from twin.sim.ledger import STATE_CODE
@@ -91,12 +93,23 @@ class Frontend(Server):
         # The SMTP side (components/smtp.py).
         self.accept_max = spec.smtp_accept_max
         self.milter_timeout = spec.milter_timeout
-        self.connections = 0
+        self.connections = 0  # sessions held by a sender's process
+        self._closing: list[float] = []  # end times of sessions decided at connect (a heap)
         self.lookup = (
             model.streams.sampler(f"{name}.blocklist_lookup", spec.blocklist_lookup)
             if spec.blocklist_lookup is not None
             else float
         )
+
+    def open_connections(self, now: float) -> int:
+        closing = self._closing
+        while closing and closing[0] <= now:
+            heapq.heappop(closing)
+        return self.connections + len(closing)
+
+    def close_at(self, t: float) -> None:
+        """A session decided at connect holds its connection until ``t``."""
+        heapq.heappush(self._closing, t)
 
     def start(self) -> None:
         groups = self.model.groups
@@ -108,9 +121,11 @@ class Frontend(Server):
 
     # -- accepting ---------------------------------------------------------------------------------------
 
-    def enqueue(self, msg: Message, group, null_sender: bool = False, rows: list[int] | None = None) -> None:
+    def enqueue(
+        self, msg: Message, group, null_sender: bool = False, rows: list[int] | None = None, run: bool = True
+    ) -> Spooled:
         """Take responsibility for ``msg`` (the 250 after DATA) for ``rows`` (default: all its recipients)
-        and start its immediate delivery run."""
+        and start its immediate delivery run (``run`` False: the caller runs ``run_delivery`` itself)."""
         rows = msg.rows if rows is None else rows
         queued = QueuedMessage(received=self.env.now, warn=not null_sender)
         item = Spooled(msg, group, queued, null_sender, rows)
@@ -118,7 +133,9 @@ class Frontend(Server):
         self.spool[msg.r0] = item
         self.spool_bytes += msg.size
         self.model.ledger.locate_rows(rows, self.code, self._spool_stage)
-        self.env.process(self._delivery_run(item))
+        if run:
+            self.env.process(self.run_delivery(item))
+        return item
 
     # -- queue runners -----------------------------------------------------------------------------------
 
@@ -141,13 +158,13 @@ class Frontend(Server):
                 item = items[i]
                 if item.busy or item.frozen or self.spool.get(item.msg.r0) is not item:
                     continue
-                yield from self._delivery_run(item)
+                yield from self.run_delivery(item)
         finally:
             self.runners -= 1
 
     # -- one delivery run for one message ------------------------------------------------------------------
 
-    def _delivery_run(self, item: Spooled):
+    def run_delivery(self, item: Spooled):
         item.busy = True
         try:
             msg, counts = item.msg, self.counts

@@ -20,10 +20,16 @@ refusal the sender sees):
 - 8 subject tag ``{SPAM!}`` >= 70 %, ``{SPAM?}`` 50-69 %: the score is in the ledger's ``spam_score``;
 - 9 route: local mailbox -> the frontend's spool, then LMTP to the store (``components/frontend.py``).
 
-Time: the frontend's CPU (``demand`` per session, ``demand_per_kb`` for DATA), the blocklist lookup, the
-SMTP dialogue's round trips over the Internet, the LDAP query, the DATA transfer at the sender's rate,
-the spool write on the frontend's disk and the scan. Each SMTP reply's delay (from the client's last
-byte to the server's answer) is recorded for the SPECmail quality figure "replies within 5 s".
+Time: the frontend's CPU (``demand`` per session), the blocklist lookup, the SMTP dialogue's round trips
+over the Internet, the LDAP query, DATA (the transfer at the sender's rate, with the frontend's CPU per
+KB and its spool write going on while the data arrives: DATA ends when all three are done), then the
+scan. Each SMTP reply's delay (from the client's last byte to the server's answer) is recorded for the
+SPECmail quality figure "replies within 5 s".
+
+Cost: the part up to MAIL FROM is computed when the client connects (``open_session``): stations give
+their end of service at once (``Station.assign``), so a message refused there (most spam: blocklisted)
+needs no SimPy process and no event. Everything later runs in the sender's process, one timeout per
+step; the immediate delivery run of an accepted message continues in the same process.
 """
 
 from __future__ import annotations
@@ -67,63 +73,107 @@ class Stages:
             setattr(self, name.replace(" ", "_"), ledger.stages.code(name))
 
 
-def smtp_transaction(model, mail, group):
-    """The sender's try at ``group`` (the frontends' virtual address)."""
+def open_session(model, mail, group, now: float):
+    """Connect, the session's CPU, the blocklist lookup and MAIL FROM, decided at ``now`` (the time the
+    client connects; no event may lie between the caller's clock and ``now``).
+
+    Returns the stage code of a temporary error (int); None if the message was refused for good (its
+    recipients are finished in the ledger at the time of the refusal); else ``(frontend, t, checked)``:
+    the session goes on at ``t`` with a connection held. ``checked`` False means the MAIL-stage checks
+    are still to be made at ``t`` (the refusal would come after the end of the run).
+    """
     st = model.smtp_stages
     model.transactions += 1
     fe = group.connect()
     if fe is None:
         return model.tempfail(st.connect)
-    fe.counts["sessions"] += 1
-    if fe.connections >= fe.accept_max:
+    if fe.open_connections(now) >= fe.accept_max:
         return model.tempfail(st.smtp_accept_max)
+    fe.counts["sessions"] += 1
+    ledger = model.ledger
+    live = mail.live
+    if live is None:
+        ledger.locate(mail.r0, mail.n, fe.code, fe.stage)
+    else:
+        ledger.locate_rows(live, fe.code, fe.stage)
+    t = fe.station.assign(fe.service_time(), now) if fe.station is not None else now
+    blocklist = fe.blocklist
+    if blocklist is not None:
+        if blocklist.connect() is None:
+            return model.tempfail(st.blocklist_unreachable)
+        t += fe.lookup()
+    model.smtp_replies.append(t - now)
+    refused = None
+    if mail.blocklisted and blocklist is not None:
+        refused = st.blocklist
+    elif mail.bad_sender:
+        refused = st.sender_verify
+    if refused is None:
+        rcpts = mail.n if live is None else len(live)
+        return fe, t + 2 * model.internet_latency * (DIALOGUE_ROUND_TRIPS + rcpts), True
+    if t >= model.end:
+        return fe, t, False
+    fe.close_at(t)
+    if live is None:
+        ledger.finish(mail.r0, mail.n, t, REJECTED, refused, fe.code)
+    else:
+        ledger.finish_rows(live, t, REJECTED, refused, fe.code)
+    return None
+
+
+def smtp_transaction(model, mail, group, opened=None):
+    """The sender's try at ``group`` (the frontends' virtual address); ``opened`` is the result of
+    ``open_session`` if the caller made it already."""
+    if opened is None:
+        opened = open_session(model, mail, group, model.env.now)
+    if opened is None or opened.__class__ is int:
+        return opened
+    fe, t, checked = opened
     fe.connections += 1
     try:
-        return (yield from _session(model, fe, mail, st))
+        result = yield from _session(model, fe, mail, t, checked)
     finally:
         fe.connections -= 1
+    item = mail.spooled
+    if item is not None:  # the immediate delivery run, in this process
+        mail.spooled = None
+        yield from fe.run_delivery(item)
+    return result
 
 
-def _session(model, fe, mail, st):
-    env, ledger = model.env, model.ledger
-    live = mail.live if mail.live is not None else mail.rows
-    ledger.locate_rows(live, fe.code, fe.stage)
+def _session(model, fe, mail, t, checked):
+    env, ledger, st = model.env, model.ledger, model.smtp_stages
     rtt = 2 * model.internet_latency
+    yield env.timeout(t - env.now)
+    live = mail.live if mail.live is not None else mail.rows
+    if not checked:
+        if mail.blocklisted and fe.blocklist is not None:
+            return _final(model, live, REJECTED, st.blocklist, fe)
+        if mail.bad_sender:
+            return _final(model, live, REJECTED, st.sender_verify, fe)
+        yield env.timeout(rtt * (DIALOGUE_ROUND_TRIPS + len(live)))
 
-    # Connect, EHLO, MAIL, RCPT: the frontend's CPU for the session, the blocklist lookup.
-    asked = env.now
-    if fe.station is not None:
-        yield from fe.station.serve(fe.service_time())
-    if fe.blocklist is not None:
-        if fe.blocklist.connect() is None:
-            return model.tempfail(st.blocklist_unreachable)
-        yield env.timeout(fe.lookup())
-    model.smtp_replies.append(env.now - asked)
-    if mail.blocklisted and fe.blocklist is not None:
-        return _final(model, mail, live, REJECTED, st.blocklist, fe)
-    if mail.bad_sender:
-        return _final(model, mail, live, REJECTED, st.sender_verify, fe)
-    yield env.timeout(rtt * (DIALOGUE_ROUND_TRIPS + len(live)))
-
-    # RCPT: one directory lookup per recipient.
-    asked = env.now
+    # RCPT: one directory lookup per recipient; the replies come when the lookup is done.
+    now = env.now
+    done = now
     if fe.ldap is not None:
         node = fe.ldap.connect()
         if node is None:
             return model.tempfail(st.ldap_unreachable)
         if node.station is not None:
-            yield from node.station.serve(node.service_time() * len(live))
-    model.smtp_replies.append(env.now - asked)
+            done = node.station.assign(node.service_time() * len(live))
+    model.smtp_replies.append(done - now)
     boxes = model.mailboxes
     col = ledger.cols["mailbox"]
+    status = boxes.status
     keep = []
     for r in live:
         box = col[r]
-        status = UNKNOWN if box < 0 else boxes.status[box]
-        if status == DEACTIVATED:
-            ledger.finish(r, 1, env.now, REJECTED, st.deactivated, fe.code)
-        elif status == UNKNOWN:
-            ledger.finish(r, 1, env.now, REJECTED, st.unknown_recipient, fe.code)
+        s = UNKNOWN if box < 0 else status[box]
+        if s == DEACTIVATED:
+            ledger.finish(r, 1, done, REJECTED, st.deactivated, fe.code)
+        elif s == UNKNOWN:
+            ledger.finish(r, 1, done, REJECTED, st.unknown_recipient, fe.code)
         else:
             keep.append(r)
     if len(keep) < len(live):
@@ -131,29 +181,33 @@ def _session(model, fe, mail, st):
         if not live:
             return None
 
-    # DATA: the transfer, then the frontend's work on the content and the milter call.
-    yield env.timeout(mail.size / model.transfer_rate + rtt)
-    asked = env.now
+    # DATA, with the frontend's CPU and spool write going on while the data arrives.
+    yield env.timeout(done - env.now)
+    data_end = done + mail.size / model.transfer_rate + rtt
     if fe.per_kb and fe.station is not None:
-        yield from fe.station.serve(mail.size * (1 / 1024) * fe.per_kb)
+        data_end = max(data_end, fe.station.assign(mail.size * (1 / 1024) * fe.per_kb))
     if fe.disk is not None:
-        yield from fe.disk.serve(fe.disk_time(mail.size))
+        data_end = max(data_end, fe.disk.assign(fe.disk_time(mail.size)))
+    yield env.timeout(data_end - env.now)
+
+    asked = env.now
     scanned = fe.scanners is not None  # without a scan cluster nothing is scanned, scored or held
     if scanned:
         refused = yield from _scan(model, fe, mail, st)
+        model.smtp_replies.append(env.now - asked)
         if refused is not None:
-            model.smtp_replies.append(env.now - asked)
             return model.tempfail(refused)
         ledger.cols["spam_score"][live] = mail.spam
-    model.smtp_replies.append(env.now - asked)
-    if scanned and mail.virus:
-        return _final(model, mail, live, REJECTED, st.virus, fe)
+        if mail.virus:
+            return _final(model, live, REJECTED, st.virus, fe)
+    else:
+        model.smtp_replies.append(0.0)
 
     # 250: the frontend is responsible from here.
     now = env.now
     ledger.accept_rows(live, now)
     if scanned and mail.attachment >= 2:
-        _final(model, mail, live, HELD, st.attachment, fe)
+        _final(model, live, HELD, st.attachment, fe)
         fe.notify_recipients(mail, live)
         return None
     if scanned and mail.spam >= QUARANTINE_AT:
@@ -164,11 +218,11 @@ def _session(model, fe, mail, st):
             live = [r for r in live if not (col[r] >= 0 and q[col[r]])]
             if not live:
                 return None
-    fe.enqueue(mail, fe.local, rows=live)
+    mail.spooled = fe.enqueue(mail, fe.local, rows=live, run=False)
     return None
 
 
-def _final(model, mail, rows, state, stage, fe):
+def _final(model, rows, state, stage, fe):
     model.ledger.finish_rows(rows, model.env.now, state, stage, fe.code)
     return None
 

@@ -71,9 +71,11 @@ class Station:
 
     # -- customers -----------------------------------------------------------------------------------------
 
-    def assign(self, service_time: float) -> float:
-        """A customer arriving now with ``service_time`` of work: returns when its service ends."""
-        now = self.env.now
+    def assign(self, service_time: float, now: float | None = None) -> float:
+        """A customer arriving now (or at ``now``, which must not be earlier than any arrival before it)
+        with ``service_time`` of work: returns when its service ends."""
+        if now is None:
+            now = self.env.now
         free = self._free
         start = free[0]
         if start < now:

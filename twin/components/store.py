@@ -31,15 +31,20 @@ class Store(Server):
     def lmtp(self, msg, rows: list[int]):
         """Deliver ``msg`` to the recipients in ``rows``; a generator returning (temporary, permanent)
         lists of the rows refused, each with its reply code."""
+        env = self.env
         if self.station is not None:
             yield from self.station.serve(self.work(msg.size))
+        # The message file on the RAID array and the metadata on the SAN are written side by side.
+        done = env.now
         if self.disk is not None:
-            yield from self.disk.serve(self.disk_time(msg.size))
+            done = self.disk.assign(self.disk_time(msg.size))
         if self.metadata_ops:
             san = self.model.groups.get("san")
             node = san.connect() if san is not None else None
             if node is not None and node.station is not None:
-                yield from node.station.serve(node.service_time() * self.metadata_ops)
+                done = max(done, node.station.assign(node.service_time() * self.metadata_ops))
+        if done > env.now:
+            yield env.timeout(done - env.now)
         model = self.model
         boxes = model.mailboxes
         ledger = model.ledger

@@ -40,7 +40,7 @@ class Mail(Message):
     recipients refused at RCPT leave it, so a sender's retry offers only the others.
     """
 
-    __slots__ = ("attachment", "bad_sender", "blocklisted", "live", "spam", "virus")
+    __slots__ = ("attachment", "bad_sender", "blocklisted", "live", "spam", "spooled", "virus")
 
     def __init__(self, msg_id, r0, n, size, blocklisted, bad_sender, spam, virus, attachment):
         super().__init__(msg_id, r0, n, size)
@@ -50,11 +50,13 @@ class Mail(Message):
         self.virus = virus
         self.attachment = attachment  # 0 none, 1 harmless, 2 listed extension, 3 spaces in the file name
         self.live = None
+        self.spooled = None  # accepted onto a frontend's spool; its immediate delivery run is to come
 
 
-def journey(model, msg: Message, entry, senders, transaction=None):
+def journey(model, msg: Message, entry, senders, transaction=None, opened=None):
     """The remote sender's side: offer ``msg`` (``transaction`` is one try, returning None when the
-    platform took or finally refused it, else the stage code of a temporary refusal) and retry."""
+    platform took or finally refused it, else the stage code of a temporary refusal) and retry.
+    ``opened``: the caller began the first try already (counted it, and passes it to ``transaction``)."""
     env = model.env
     ledger = model.ledger
     r0, n = msg.r0, msg.n
@@ -63,8 +65,12 @@ def journey(model, msg: Message, entry, senders, transaction=None):
     retrying = None
     transaction = transaction or _through
     while True:
-        ledger.attempt(r0, n)
-        stage = yield from transaction(model, msg, entry)
+        if opened is None:
+            ledger.attempt(r0, n)
+            stage = yield from transaction(model, msg, entry)
+        else:
+            stage = yield from transaction(model, msg, entry, opened)
+            opened = None
         if stage is None:
             if retrying:
                 senders.db.succeeded(key)

@@ -112,6 +112,36 @@ class Ledger:
         self.n = r1
         return mid, r0
 
+    def offer_many(
+        self,
+        counts: np.ndarray,
+        t: np.ndarray,
+        traffic_class: np.ndarray,
+        origin: int,
+        size: np.ndarray,
+        mailbox: np.ndarray,
+    ) -> tuple[int, np.ndarray]:
+        """Many new messages at once (in the order given, each offered once): returns the first message
+        id (the others follow) and each message's first row."""
+        m = len(counts)
+        total = int(counts.sum())
+        r0, r1 = self.n, self.n + total
+        if r1 > len(self.cols["msg_id"]):
+            self._grow(r1)
+        starts = r0 + np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        mid0 = self.messages
+        c = self.cols
+        c["msg_id"][r0:r1] = np.repeat(np.arange(mid0, mid0 + m), counts)
+        c["traffic_class"][r0:r1] = np.repeat(traffic_class, counts)
+        c["origin"][r0:r1] = origin
+        c["size"][r0:r1] = np.repeat(size, counts)
+        c["t_offered"][r0:r1] = np.repeat(t, counts)
+        c["mailbox"][r0:r1] = mailbox
+        c["attempts"][r0:r1] = 1
+        self.messages += m
+        self.n = r1
+        return mid0, starts
+
     def locate(self, r0: int, n: int, node: int, stage: int) -> None:
         if n == 1:
             self.cols["node"][r0] = node

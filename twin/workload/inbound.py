@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from twin.components.smtp import smtp_transaction
+from twin.components.smtp import open_session, smtp_transaction
 from twin.scenario.schema import WEEKDAYS
 from twin.sim.flow import Mail, journey
 from twin.workload.mailboxes import GUESSED
@@ -103,7 +103,9 @@ class InboundSource:
         env, ledger = model.env, model.ledger
         group = model.groups["frontend"]
         origin = ledger.origins.code(self.name)
-        codes = [ledger.classes.code(f"inbound-{c.name}") for c in self.classes]
+        codes = np.array([ledger.classes.code(f"inbound-{c.name}") for c in self.classes])
+        senders = [c.senders for c in self.classes]
+        peek = env.peek
         t = self.start
         while t < self.stop:
             span = min(HOUR - (t % HOUR), self.stop - t)  # up to the next full hour of simulated time
@@ -111,33 +113,58 @@ class InboundSource:
             batches = [
                 c.hour(t, span, c.hourly[hour] * self.weekday[day], model.mailboxes) for c in self.classes
             ]
-            times = np.concatenate([b["t"] for b in batches])
-            which = np.concatenate([np.full(len(b["t"]), k) for k, b in enumerate(batches)])
-            index = np.concatenate([np.arange(len(b["t"])) for b in batches])
-            starts = [np.concatenate(([0], np.cumsum(b["count"]))) for b in batches]
-            for i in np.argsort(times, kind="stable"):
-                k, j = int(which[i]), int(index[i])
-                b = batches[k]
-                at = float(times[i])
+            t += span
+            # The hour's messages in time order, offered to the ledger at once (numbered in that order).
+            order = np.argsort(np.concatenate([b["t"] for b in batches]), kind="stable")
+            col = {f: np.concatenate([b[f] for b in batches])[order] for f in MESSAGE_FIELDS}
+            which = np.concatenate([np.full(len(b["t"]), k) for k, b in enumerate(batches)])[order]
+            if not len(order):
+                continue
+            mid0, r0s = ledger.offer_many(
+                col["count"], col["t"], codes[which], origin, col["size"], _boxes(batches, order)
+            )
+            n_msgs = len(order)
+            self.offered_messages += n_msgs
+            self.offered_recipients += int(col["count"].sum())
+            nxt = peek()
+            for i, (at, k, n, size, r0, blocked, bad, spam, virus, att) in enumerate(
+                zip(
+                    col["t"].tolist(),
+                    which.tolist(),
+                    col["count"].tolist(),
+                    col["size"].tolist(),
+                    r0s.tolist(),
+                    col["blocklisted"].tolist(),
+                    col["bad_sender"].tolist(),
+                    col["spam"].tolist(),
+                    col["virus"].tolist(),
+                    col["attachment"].tolist(),
+                    strict=True,
+                )
+            ):
+                # Connect-time work is decided at the arrival without an event, as long as no other
+                # event comes first; otherwise the clock moves to the arrival.
+                if at > nxt:
+                    yield env.timeout(at - env.now)
+                    nxt = peek()
+                mail = Mail(mid0 + i, r0, n, size, blocked, bad, spam, virus, att)
+                opened = open_session(model, mail, group, at)
+                if opened is None:
+                    continue  # refused for good at connect: nothing more happens to it
                 if at > env.now:
                     yield env.timeout(at - env.now)
-                n = int(b["count"][j])
-                size = int(b["size"][j])
-                mid, r0 = ledger.offer(n, at, codes[k], origin, size)
-                s0 = starts[k][j]
-                ledger.cols["mailbox"][r0 : r0 + n] = b["boxes"][s0 : s0 + n]
-                mail = Mail(
-                    mid,
-                    r0,
-                    n,
-                    size,
-                    bool(b["blocklisted"][j]),
-                    bool(b["bad_sender"][j]),
-                    int(b["spam"][j]),
-                    bool(b["virus"][j]),
-                    int(b["attachment"][j]),
-                )
-                self.offered_messages += 1
-                self.offered_recipients += n
-                env.process(journey(model, mail, group, self.classes[k].senders, smtp_transaction))
-            t += span
+                env.process(journey(model, mail, group, senders[k], smtp_transaction, opened))
+                nxt = peek()
+
+
+MESSAGE_FIELDS = ("t", "count", "size", "blocklisted", "bad_sender", "spam", "virus", "attachment")
+
+
+def _boxes(batches: list[dict], order: np.ndarray) -> np.ndarray:
+    """The recipients' mailboxes of all messages, message after message in ``order``."""
+    boxes = np.concatenate([b["boxes"] for b in batches])
+    counts = np.concatenate([b["count"] for b in batches])
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))  # each message's first box in ``boxes``
+    counts, first = counts[order], first[order]
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return boxes[np.repeat(first, counts) + within]
