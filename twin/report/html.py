@@ -52,11 +52,85 @@ def _hms(seconds: float) -> str:
     return f"{d}d {h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
 
 
+def _funnel_and_quality(k: dict) -> list[str]:
+    """The inbound funnel (table and plot) and the SPECmail-style quality figures."""
+    if "funnel" not in k:
+        return []
+    classes = list(k["funnel"])
+    steps = k["funnel"][classes[0]]
+    rows = []
+    for i, step in enumerate(steps):
+        row = [step["step"]]
+        for cls in classes:
+            s = k["funnel"][cls][i]
+            row += [s["removed"], f"{s['left_share']:.1%}" if s["left_share"] is not None else "-"]
+        rows.append(row)
+    head = ["stage"] + [h for cls in classes for h in (f"{cls}: removed", f"{cls}: left")]
+    q = k["service_quality"]
+    t = q["targets"]
+
+    def share(v):
+        return "-" if v is None else f"{v:.2%}"
+
+    def met(ok):
+        return '<span class="ok">met</span>' if ok else '<span class="bad">missed</span>'
+
+    q_rows = [
+        [
+            f"SMTP replies within {t['reply_within']}",
+            share(q["replies_within_share"]),
+            f">= {t['reply_share']:.0%}",
+            met(q["met"]["replies"]),
+        ],
+        [
+            f"deliveries within {t['delivery_within']}",
+            share(q["deliveries_within_share"]),
+            f">= {t['delivery_share']:.0%}",
+            met(q["met"]["deliveries"]),
+        ],
+        [
+            "temporary errors per SMTP transaction",
+            share(q["error_rate"]),
+            f"<= {t['error_rate_max']:.0%}",
+            met(q["met"]["errors"]),
+        ],
+    ]
+    temp = k["smtp"]["temporary_errors_by_stage"]
+    return [
+        "<h2>Inbound funnel</h2>",
+        "<p>Original inbound recipients, stage by stage (PLATFORM.md §2); what is left at the end was "
+        "delivered.</p>",
+        _table(head, rows),
+        "<img src='plots/funnel.png' alt='funnel'>",
+        "<h2>Service quality (SPECmail2001 style)</h2>",
+        _table(["figure", "value", "target", ""], q_rows),
+        "<p>Temporary errors by stage: "
+        + (", ".join(f"{html.escape(s)} {n:,}" for s, n in temp.items()) or "none")
+        + f". Delivered with {{SPAM!}}: {k['smtp']['delivered_tagged_spam_sure']:,}, with {{SPAM?}}: "
+        f"{k['smtp']['delivered_tagged_spam_maybe']:,}.</p>",
+    ]
+
+
 def write_report(res, out: Path) -> list[Path]:
     k, sc = res.kpis, res.scenario
     tz = sc.clock.timezone
     plot_dir = out / "plots"
     written = [plots.outcomes(k["recipients"], plot_dir / "outcomes.png")]
+    if "funnel" in k:
+        written.append(plots.funnel(k["funnel"], plot_dir / "funnel.png"))
+    led = res.ledger
+    delivered = led[led["state"] == "delivered"]
+    by_class = {
+        str(cls): rows["t_final"] - rows["t_offered"]
+        for cls, rows in delivered.groupby("traffic_class", observed=True)
+        if len(rows)
+    }
+    if any(c.startswith("inbound") for c in by_class):  # mail from outside: what users wait for
+        by_class = {c: v for c, v in by_class.items() if c.startswith("inbound")}
+    if by_class:
+        written.append(
+            plots.latency_cdf(by_class, plot_dir / "latency.png", sc.outputs.quality.delivery_within)
+        )
     if len(res.timeseries):
         horizon_end = pd.Timestamp(sc.clock.start) + pd.Timedelta(seconds=sc.clock.horizon)
         if sc.clock.drain == 0:
@@ -120,6 +194,7 @@ def write_report(res, out: Path) -> list[Path]:
         f"{cons['ledger_rows']:,} ledger rows, {cons['rows_finalised_twice']} finalised twice.</p>",
         _table(["state", "recipients", "share"], outcome_rows),
         "<img src='plots/outcomes.png' alt='outcomes'>",
+        *_funnel_and_quality(k),
         "<h2>Components</h2>",
         _table(
             [
@@ -196,6 +271,7 @@ def write_report(res, out: Path) -> list[Path]:
     parts += [
         "<h2>Delivery latency (offered to delivered)</h2>",
         _table(["traffic class", "delivered", "mean s", "p50 s", "p95 s", "p99 s", "max s"], lat_rows),
+        "<img src='plots/latency.png' alt='latency CDF'>" if by_class else "",
         "</body></html>",
     ]
     write_text(out / "report.html", "\n".join(parts))

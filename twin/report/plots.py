@@ -162,3 +162,54 @@ def _waiting(
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def funnel(steps_by_class: dict[str, list[dict]], path: Path) -> Path:
+    """The inbound funnel: recipients left after each stage, one line of bars per traffic class."""
+    classes = list(steps_by_class)
+    steps = [s["step"] for s in steps_by_class[classes[0]]]
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(steps) + 1.6))
+    height = 0.8 / len(classes)
+    colours = ["#37474f", "#2e7d32", "#c62828", "#1565c0", "#ef6c00"]
+    for i, cls in enumerate(classes):
+        left = [s["left"] for s in steps_by_class[cls]]
+        offered = left[0] or 1
+        y = [k + i * height for k in range(len(steps))]
+        bars = ax.barh(y, left, height=height, color=colours[i % len(colours)], label=cls)
+        for bar, v in zip(bars, left, strict=True):
+            ax.text(bar.get_width(), bar.get_y() + height / 2, f" {v / offered:.1%}", va="center", fontsize=7)
+    ax.set_yticks([k + height * (len(classes) - 1) / 2 for k in range(len(steps))], steps)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel("recipients left after the stage (share of offered)")
+    ax.set_title("Inbound funnel: what each stage removes (PLATFORM.md §2)")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def latency_cdf(latency_by_class: dict[str, pd.Series], path: Path, target: float | None = None) -> Path:
+    """Share of deliveries done within x seconds (offered to in the mailbox), per traffic class."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for cls, values in latency_by_class.items():
+        v = np.sort(np.asarray(values, dtype=float))
+        if not len(v):
+            continue
+        v = np.maximum(v, 1e-3)
+        ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post", label=f"{cls} ({len(v):,})")
+    if target is not None:
+        ax.axvline(target, color="#555", ls="--", lw=0.8)
+        ax.text(target, 0.02, f" target {target:g} s", fontsize=8, color="#555")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.01)
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_xlabel("seconds from offered to delivered (log)")
+    ax.set_ylabel("deliveries done")
+    ax.set_title("Delivery latency CDF per traffic class")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    fig.tight_layout()
+    return _save(fig, path)
