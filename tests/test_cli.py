@@ -36,6 +36,8 @@ def test_run_writes_the_contracted_files(run_dir):
     } <= names
     assert {p.name for p in (run_dir / "plots").glob("*.png")} == {
         "outcomes.png",
+        "funnel.png",
+        "latency.png",
         "utilisation.png",
         "queues.png",
         "spool.png",
@@ -94,6 +96,7 @@ def test_report_shows_the_outcome_table_and_plots(run_dir):
     html = (run_dir / "report.html").read_text()
     assert "Recipients by final state" in html and "Conservation law" in html
     assert "plots/utilisation.png" in html and "plots/outcomes.png" in html
+    assert "plots/funnel.png" in html and "Inbound funnel" in html and "SPECmail" in html
 
 
 def test_run_prints_a_summary(tmp_path, capsys):
