@@ -146,6 +146,7 @@ def smtp_summary(model) -> dict:
     delivered = ledger.column("state") == STATES.index("delivered")
     return {
         "transactions": model.transactions,
+        "reached_data": model.data_transfers,
         "temporary_errors_by_stage": {
             ledger.stages.names[c]: n for c, n in sorted(model.tempfails.items(), key=lambda kv: -kv[1])
         },

@@ -183,6 +183,7 @@ def _session(model, fe, mail, t, checked):
 
     # DATA, with the frontend's CPU and spool write going on while the data arrives.
     yield env.timeout(done - env.now)
+    model.data_transfers += 1
     data_end = done + mail.size / model.transfer_rate + rtt
     if fe.per_kb and fe.station is not None:
         data_end = max(data_end, fe.station.assign(mail.size * (1 / 1024) * fe.per_kb))

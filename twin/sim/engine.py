@@ -65,6 +65,7 @@ class Model:
         self.smtp_replies = array("d")  # seconds from a client's command to the frontend's reply
         self.tempfails: dict[int, int] = {}  # 4xx and failed connections, by ledger stage code
         self.transactions = 0  # SMTP transactions remote senders began (each try counts)
+        self.data_transfers = 0  # ... of which reached DATA
         self.mailboxes = Mailboxes(self, scenario.workload.mailboxes)
         inbound = scenario.workload.inbound
         self.transfer_rate = inbound.transfer_rate if inbound is not None else 1.0
