@@ -32,3 +32,15 @@ class Scanner(Server):
 
     def accepts(self) -> bool:
         return self.concurrency is None or self.station is None or self.station.in_system < self.concurrency
+
+
+def perlmx_header(score: int) -> str:
+    """The ``X-PerlMx-Spam`` header PureMessage writes for a spam probability in percent (PLATFORM.md §3):
+    one ``X`` per 10 %, one ``I`` per further 1 %."""
+    score = max(0, min(100, int(score)))
+    return f"Gauge={'X' * (score // 10)}{'I' * (score % 10)}, Probability={score}%"
+
+
+def subject_tag(score: int) -> str:
+    """The subject tag of stage 8 (seed §3.1): ``{SPAM!}`` from 70 %, ``{SPAM?}`` from 50 %."""
+    return "{SPAM!}" if score >= 70 else "{SPAM?}" if score >= 50 else ""

@@ -163,6 +163,8 @@ def _session(model, fe, mail, t, checked):
         if node.station is not None:
             done = node.station.assign(node.service_time() * len(live))
     model.smtp_replies.append(done - now)
+    if done >= model.end:
+        yield env.timeout(done - now)  # the replies come after the end of the run: still pending
     boxes = model.mailboxes
     col = ledger.cols["mailbox"]
     status = boxes.status

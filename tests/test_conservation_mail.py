@@ -1,0 +1,73 @@
+"""Conservation on randomly drawn mail platforms: any workload attributes, outages of any class, senders
+that retry or not; every offered recipient ends in exactly one state, and so does every generated one."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.helpers import simulate
+from tests.mail import mail_platform
+from twin.components.scanner import perlmx_header, subject_tag
+
+share = st.floats(0, 1)
+TARGETS = ["fe1", "frontend", "scanner", "scan_central", "store", "ldap", "blocklist", "lb1", "load_balancer"]
+
+
+@st.composite
+def platforms(draw):
+    mail = {
+        "sender": {"retrying_share": draw(share), "retry": "F,1h,2m"},
+        "blocklisted": draw(share),
+        "bad_sender": draw(share) / 4,
+        "guessed": draw(share) / 2,
+        "recipients": {"dist": "zipf", "a": draw(st.floats(1.5, 4)), "max": 20},
+        "spam_score": {"dist": "empirical", "points": draw(st.lists(st.integers(0, 100), min_size=1))},
+        "virus": draw(share) / 4,
+        "attachments": {"dangerous": draw(share) / 4},
+    }
+    boxes = {
+        "count": draw(st.integers(1, 200)),
+        "deactivated": draw(share) / 4,
+        "missing": draw(share) / 4,
+        "over_quota": draw(share),
+        "quarantine": draw(share),
+        "quota": "20KB",
+    }
+    faults = [
+        {
+            "kind": "outage",
+            "target": draw(st.sampled_from(TARGETS)),
+            "at": f"{draw(st.integers(0, 1700))}s",
+            "duration": f"{draw(st.integers(1, 1800))}s",
+        }
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    return mail_platform(
+        horizon="30m",
+        drain=draw(st.sampled_from(["0s", "10m", "1h"])),
+        volume=f"{draw(st.floats(0.05, 3))}/s",
+        mail=mail,
+        mailboxes=boxes,
+        faults=faults,
+        exim={"retry": "F,20m,5m"},
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=platforms(), seed=st.integers(0, 2**31))
+def test_every_recipient_ends_in_exactly_one_state(data, seed):
+    res = simulate(data, seed=seed)
+    rec = res.kpis["recipients"]
+    assert res.kpis["conservation_ok"], res.kpis["conservation"]
+    assert sum(v for k, v in rec.items() if k != "offered") == rec["offered"]
+    led = res.ledger
+    final = led[led["state"] != "pending"]
+    assert (final["t_final"] >= final["t_offered"]).all()
+    assert (final["t_final"] <= res.scenario.end + 1e-9).all()
+
+
+def test_the_perlmx_header_and_subject_tags():
+    assert perlmx_header(78) == "Gauge=XXXXXXXIIIIIIII, Probability=78%"
+    assert perlmx_header(0) == "Gauge=, Probability=0%"
+    assert [subject_tag(s) for s in (49, 50, 69, 70, 100)] == ["", "{SPAM?}", "{SPAM?}", "{SPAM!}", "{SPAM!}"]
