@@ -203,3 +203,13 @@ def test_schedule_warnings_come_with_queue_runs():
     assert s.delay_warnings == [1 * D, 2 * D, 3 * D, 4 * D]
     s = attempts(EXIM_DEFAULT, q=7 * M, delay_warning=(24 * H,))
     assert s.delay_warnings[0] == 206 * 7 * M  # the first run at or after 24 h: 1442 min
+
+
+def test_next_warning_is_the_inverse_of_warnings_due():
+    from twin.sim.retry import next_warning, warnings_due
+
+    for times in ((86400.0,), (4 * 3600.0, 8 * 3600.0, 24 * 3600.0), (3600.0, 7200.0)):
+        for sent in range(6):
+            t = next_warning(sent, times)
+            assert warnings_due(t, times) == sent + 1
+            assert warnings_due(t - 1, times) == sent

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 import twin
 from tests.helpers import simulate
 from tests.mail import mail_platform
+from twin.components.frontend import Frontend
 
 H, M = 3600.0, 60.0
 
@@ -84,3 +87,34 @@ def test_mailboxes_grow_with_deliveries():
     delivered = led[led["state"] == "delivered"]
     assert len(delivered) > 0
     assert res.kpis["mailboxes"]["usage_bytes"] == int(delivered["size"].sum())
+
+
+@pytest.mark.parametrize(
+    ("seed", "warning", "expunge"),
+    [(4, "30m", None), (5, "1h:2h:4h", {"every": "3h", "share": 0.5, "to": 0.5})],
+)
+def test_queue_runs_that_skip_sleeping_messages_decide_exactly_as_full_runs(
+    monkeypatch, seed, warning, expunge
+):
+    # Many messages wait for two full mailboxes, with delay warnings, records that pass their cutoff, and
+    # (second case) users who clean up now and then.
+    data = mail_platform(
+        horizon="2h",
+        drain="6h",
+        volume="0.05/s",
+        mailboxes={"count": 2, "quota": "10KB", **({"expunge": expunge} if expunge else {})},
+        exim={"retry": "F,1h,10m; G,6h,20m,1.5", "delay_warning": warning},
+    )
+
+    def ledger_of(skip: bool):
+        if not skip:
+            monkeypatch.setattr(Frontend, "_asleep", lambda self, item: False)
+        res = simulate(data, seed=seed)
+        monkeypatch.undo()
+        return res
+
+    fast, full = ledger_of(True), ledger_of(False)
+    assert fast.ledger.equals(full.ledger)
+    assert fast.kpis["queues"] == full.kpis["queues"]
+    assert fast.kpis["queues"]["fe1"]["warnings_sent"] > 5
+    assert (fast.ledger["state"] == "bounced").sum() > 5

@@ -192,6 +192,7 @@ def compute_kpis(model, timeseries) -> dict:
             continue
         series = timeseries[timeseries["component"] == name] if len(timeseries) else timeseries
         queues[name] = {
+            "sessions": getattr(comp, "sessions", 0),
             **comp.counts,
             "spool_at_end": len(comp.spool),
             "spool_peak_messages": int(series["spool_messages"].max()) if len(series) else 0,

@@ -26,6 +26,8 @@ from twin.sim.retry import (
     RetryDatabase,
     Step,
     delivery_run,
+    exim_time,
+    next_warning,
     parse_delay_warning,
     parse_retry_line,
 )
@@ -40,7 +42,7 @@ LMTP_REASONS = {
 class Spooled:
     """A message on a frontend's spool; ``rows`` are the ledger rows of its undelivered recipients."""
 
-    __slots__ = ("busy", "frozen", "group", "msg", "null_sender", "queued", "rows")
+    __slots__ = ("busy", "frozen", "group", "msg", "null_sender", "queued", "records", "rows", "wake")
 
     def __init__(self, msg: Message, group, queued: QueuedMessage, null_sender: bool, rows: list[int]):
         self.msg = msg
@@ -50,6 +52,10 @@ class Spooled:
         self.null_sender = null_sender  # bounces and warnings: never bounced again, never warned about
         self.busy = False  # a delivery run has it (Exim locks the message)
         self.frozen = False
+        # When every recipient waits for its address retry time: nothing can happen to the message before
+        # ``wake`` as long as its addresses' retry records are these very ``records`` (see _asleep).
+        self.wake = 0.0
+        self.records: tuple = ()
 
 
 class Frontend(Server):
@@ -71,7 +77,6 @@ class Frontend(Server):
         # What this frontend's Exim did, for the KPIs.
         self.counts = dict.fromkeys(
             (
-                "sessions",
                 "accepted",
                 "attempts",
                 "refused",
@@ -93,6 +98,7 @@ class Frontend(Server):
         # The SMTP side (components/smtp.py).
         self.accept_max = spec.smtp_accept_max
         self.milter_timeout = spec.milter_timeout
+        self.sessions = 0  # SMTP sessions begun
         self.connections = 0  # sessions held by a sender's process
         self._closing: list[float] = []  # end times of sessions decided at connect (a heap)
         self.lookup = (
@@ -158,6 +164,9 @@ class Frontend(Server):
                 item = items[i]
                 if item.busy or item.frozen or self.spool.get(item.msg.r0) is not item:
                     continue
+                if self._asleep(item):
+                    self.counts["retry_time_not_reached"] += 1
+                    continue
                 yield from self.run_delivery(item)
         finally:
             self.runners -= 1
@@ -166,6 +175,7 @@ class Frontend(Server):
 
     def run_delivery(self, item: Spooled):
         item.busy = True
+        item.wake = 0.0
         try:
             msg, counts = item.msg, self.counts
             rows = self._addresses_due(item) if self.retry.records else item.rows
@@ -173,6 +183,7 @@ class Frontend(Server):
                 counts["retry_time_not_reached"] += 1
                 if item.rows and item.queued.warning_due(self.env.now, self.warning_times):
                     self._notify(item, "delay_warning")
+                self._sleep(item)
                 return
             key = ("host", item.group.name)
             run = delivery_run(
@@ -196,6 +207,35 @@ class Frontend(Server):
                 self._notify(item, "delay_warning")
         finally:
             item.busy = False
+
+    def _sleep(self, item: Spooled) -> None:
+        """After a run in which no address was due: the earliest time a queue run could do anything
+        with the message (an address's retry time, the ultimate address timeout, a record expiring, the
+        next delay warning). Queue runs skip it until then, as long as its records are unchanged; this
+        only saves the work of asking, the outcome is what run_delivery would decide."""
+        db, col = self.retry, self.model.ledger.cols["mailbox"]
+        recs = []
+        # The ultimate address timeout, on Exim's whole-second clock.
+        wake = exim_time(item.queued.received) + db.line.final_cutoff + 1
+        for r in item.rows:
+            key = ("addr", int(col[r]))
+            rec = db.records.get(key)
+            if rec is None or rec.expired:
+                return
+            recs.append((key, rec))
+            wake = min(wake, rec.next_try, rec.time_stamp + db.retry_data_expire + 1)
+        q = item.queued
+        if q.warn and self.warning_times:
+            wake = min(wake, q.received + next_warning(q.warnings_sent, self.warning_times))
+        item.wake = wake
+        item.records = tuple(recs)
+
+    def _asleep(self, item: Spooled) -> bool:
+        if item.wake - 1e-6 <= self.env.now:
+            return False
+        records = self.retry.records
+        # Another message's failure may have moved a record past its last cutoff (it then fails at once).
+        return all(records.get(key) is rec and not rec.expired for key, rec in item.records)
 
     def _addresses_due(self, item: Spooled) -> list[int]:
         """Recipients whose per-address retry time has come (Exim checks them before routing); those

@@ -89,13 +89,9 @@ def open_session(model, mail, group, now: float):
         return model.tempfail(st.connect)
     if fe.open_connections(now) >= fe.accept_max:
         return model.tempfail(st.smtp_accept_max)
-    fe.counts["sessions"] += 1
+    fe.sessions += 1
     ledger = model.ledger
     live = mail.live
-    if live is None:
-        ledger.locate(mail.r0, mail.n, fe.code, fe.stage)
-    else:
-        ledger.locate_rows(live, fe.code, fe.stage)
     t = fe.station.assign(fe.service_time(), now) if fe.station is not None else now
     blocklist = fe.blocklist
     if blocklist is not None:
@@ -108,11 +104,16 @@ def open_session(model, mail, group, now: float):
         refused = st.blocklist
     elif mail.bad_sender:
         refused = st.sender_verify
-    if refused is None:
+    if refused is None or t >= model.end:
+        # The session goes on (or its refusal comes after the end of the run): it waits at the frontend.
+        if live is None:
+            ledger.locate(mail.r0, mail.n, fe.code, fe.stage)
+        else:
+            ledger.locate_rows(live, fe.code, fe.stage)
+        if refused is not None:
+            return fe, t, False
         rcpts = mail.n if live is None else len(live)
         return fe, t + 2 * model.internet_latency * (DIALOGUE_ROUND_TRIPS + rcpts), True
-    if t >= model.end:
-        return fe, t, False
     fe.close_at(t)
     if live is None:
         ledger.finish(mail.r0, mail.n, t, REJECTED, refused, fe.code)

@@ -247,6 +247,15 @@ def warnings_due(queue_time: float, times: tuple[float, ...]) -> int:
     return count + int((queue_time - times[-1]) // last_gap)
 
 
+def next_warning(sent: int, times: tuple[float, ...]) -> float:
+    """Time on the queue at which warning number ``sent + 1`` becomes due (the inverse of warnings_due)."""
+    k = sent + 1
+    if k <= len(times):
+        return times[k - 1]
+    last_gap = times[-1] - (times[-2] if len(times) > 1 else 0.0)
+    return times[-1] + (k - len(times)) * last_gap
+
+
 def parse_delay_warning(text: str | float | None) -> tuple[float, ...]:
     """``24h`` or ``4h:8h:24h``; ``0`` switches warnings off, as in Exim."""
     if text is None:
