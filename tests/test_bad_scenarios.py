@@ -22,6 +22,10 @@ EXPECTED = {
     ],
     "bad_duration": ["4: clock.horizon: expected a duration such as 90s, 15m, 2h or 7d (got '5 parsecs')"],
     "missing_meta": ["1: meta: required field missing"],
+    "inbound_without_store": [
+        "7: workload.inbound: inbound mail needs store instances (platform.store.members): it is accepted "
+        "by the frontends and delivered to the store"
+    ],
     "zero_servers": ["6: platform.stations.s1.servers: must be greater than or equal to 1 (got 0)"],
     "unknown_dist": [
         "6: platform.stations.s1.service: unknown dist 'weibull' "

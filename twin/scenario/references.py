@@ -114,6 +114,17 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
             problems.append((("workload", "sources", i, "start"), "starts at or after the horizon"))
         if src.stop is not None and src.stop <= src.start:
             problems.append((("workload", "sources", i, "stop"), "stop must come after start"))
+    inbound = sc.workload.inbound
+    if inbound is not None and inbound.enabled:
+        for cls in ("frontend", "store"):
+            if not classes[cls].count:
+                problems.append(
+                    (
+                        ("workload", "inbound"),
+                        f"inbound mail needs {cls} instances (platform.{cls}.members): it is accepted by the "
+                        "frontends and delivered to the store",
+                    )
+                )
     return problems
 
 
