@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from tests.helpers import simulate
 from tests.mail import mail_platform
 from twin.components.scanner import perlmx_header, subject_tag
+from twin.scenario.schema import SpamPolicy
 
 share = st.floats(0, 1)
 TARGETS = ["fe1", "frontend", "scanner", "scan_central", "store", "ldap", "blocklist", "lb1", "load_balancer"]
@@ -70,4 +71,6 @@ def test_every_recipient_ends_in_exactly_one_state(data, seed):
 def test_the_perlmx_header_and_subject_tags():
     assert perlmx_header(78) == "Gauge=XXXXXXXIIIIIIII, Probability=78%"
     assert perlmx_header(0) == "Gauge=, Probability=0%"
-    assert [subject_tag(s) for s in (49, 50, 69, 70, 100)] == ["", "{SPAM?}", "{SPAM?}", "{SPAM!}", "{SPAM!}"]
+    seed = SpamPolicy()  # seed §3.1: {SPAM!} from 70 %, {SPAM?} from 50 %
+    tags = [subject_tag(s, seed) for s in (49, 50, 69, 70, 100)]
+    assert tags == ["", "{SPAM?}", "{SPAM?}", "{SPAM!}", "{SPAM!}"]

@@ -144,14 +144,17 @@ def smtp_summary(model) -> dict:
     ledger = model.ledger
     score = ledger.column("spam_score")
     delivered = ledger.column("state") == STATES.index("delivered")
+    spam = model.scenario.policies.spam
     return {
         "transactions": model.transactions,
         "reached_data": model.data_transfers,
         "temporary_errors_by_stage": {
             ledger.stages.names[c]: n for c, n in sorted(model.tempfails.items(), key=lambda kv: -kv[1])
         },
-        "delivered_tagged_spam_sure": int((delivered & (score >= 70)).sum()),  # {SPAM!}
-        "delivered_tagged_spam_maybe": int((delivered & (score >= 50) & (score < 70)).sum()),  # {SPAM?}
+        "delivered_tagged_spam_sure": int((delivered & (score >= spam.tag_sure)).sum()),  # {SPAM!}
+        "delivered_tagged_spam_maybe": int(
+            (delivered & (score >= spam.tag_maybe) & (score < spam.tag_sure)).sum()
+        ),  # {SPAM?}
         "scanned_recipients": int((score >= 0).sum()),
     }
 

@@ -41,6 +41,7 @@ def perlmx_header(score: int) -> str:
     return f"Gauge={'X' * (score // 10)}{'I' * (score % 10)}, Probability={score}%"
 
 
-def subject_tag(score: int) -> str:
-    """The subject tag of stage 8 (seed §3.1): ``{SPAM!}`` from 70 %, ``{SPAM?}`` from 50 %."""
-    return "{SPAM!}" if score >= 70 else "{SPAM?}" if score >= 50 else ""
+def subject_tag(score: int, policy) -> str:
+    """The subject tag of stage 8 under ``policies.spam`` (seed §3.1: ``{SPAM!}`` from 70 %, ``{SPAM?}``
+    from 50 %)."""
+    return "{SPAM!}" if score >= policy.tag_sure else "{SPAM?}" if score >= policy.tag_maybe else ""

@@ -16,8 +16,10 @@ refusal the sender sees):
   unreachable``, ``scan busy`` (concurrency limit), ``scan timeout`` (milter_timeout), ``scan invalid``
   (the scanner has been without its central server longer than the grace);
 - 5 attachment check: ``attachment_held`` at ``attachment``; each recipient gets a notice in the mailbox;
-- 7 quarantine (the recipient enabled it, score >= 50 %): ``quarantined`` at ``quarantine``;
-- 8 subject tag ``{SPAM!}`` >= 70 %, ``{SPAM?}`` 50-69 %: the score is in the ledger's ``spam_score``;
+- 7 quarantine (the recipient enabled it, score >= ``policies.spam.quarantine_at``, seed: 50 %):
+  ``quarantined`` at ``quarantine``;
+- 8 subject tags (``policies.spam``; seed: ``{SPAM!}`` >= 70 %, ``{SPAM?}`` 50-69 %): the score is in the
+  ledger's ``spam_score``;
 - 9 route: local mailbox -> the frontend's spool, then LMTP to the store (``components/frontend.py``).
 
 Time: the frontend's CPU (``demand`` per session), the blocklist lookup, the SMTP dialogue's round trips
@@ -62,7 +64,6 @@ TEMPORARY_STAGES = (
     "scan invalid",
 )
 DIALOGUE_ROUND_TRIPS = 4  # banner, EHLO, MAIL, DATA; one more per RCPT
-QUARANTINE_AT = 50  # percent (seed §3.1 step 7)
 
 
 class Stages:
@@ -214,7 +215,7 @@ def _session(model, fe, mail, t, checked):
         _final(model, live, HELD, st.attachment, fe)
         fe.notify_recipients(mail, live)
         return None
-    if scanned and mail.spam >= QUARANTINE_AT:
+    if scanned and mail.spam >= model.quarantine_at:
         q = boxes.quarantine
         held = [r for r in live if col[r] >= 0 and q[col[r]]]
         if held:

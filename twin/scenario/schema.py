@@ -552,9 +552,24 @@ class Exim(Strict):
     _check_warning = field_validator("delay_warning")(lambda cls, v: _exim_syntax("parse_delay_warning", v))
 
 
+class SpamPolicy(Strict):
+    """What the frontends do with PureMessage's spam probability (seed §3.1 steps 7-8)."""
+
+    quarantine_at: int = Field(50, ge=0, le=101, description="quarantine (if the recipient enabled it) from")
+    tag_sure: int = Field(70, ge=0, le=101, description="subject tag {SPAM!} from this probability (percent)")
+    tag_maybe: int = Field(50, ge=0, le=101, description="subject tag {SPAM?} from this, below tag_sure")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.tag_maybe > self.tag_sure:
+            raise ValueError("tag_maybe must not be above tag_sure")
+        return self
+
+
 class Policies(Strict):
     balance: Balance = Field("round_robin", description="default load-balancing policy")
     exim: Exim = Field(default_factory=Exim)
+    spam: SpamPolicy = Field(default_factory=SpamPolicy)
 
 
 class Quality(Strict):

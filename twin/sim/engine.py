@@ -61,6 +61,7 @@ class Model:
 
         # What the SMTP transactions need (components/smtp.py).
         self.internet_latency = scenario.platform.network.internet_latency
+        self.quarantine_at = scenario.policies.spam.quarantine_at
         self.smtp_stages = Stages(self.ledger)
         self.smtp_replies = array("d")  # seconds from a client's command to the frontend's reply
         self.tempfails: dict[int, int] = {}  # 4xx and failed connections, by ledger stage code
