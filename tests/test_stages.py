@@ -115,8 +115,6 @@ def test_quarantine_holds_mail_from_50_percent_for_who_enabled_it(score, state):
         mailboxes={"quarantine": 0.5, "count": 400},
     )
     led = simulate(data).ledger
-    on = led[led["mailbox"].map(lambda b: b % 2 == 0)]  # only a check that both kinds occur
-    assert len(on) > 0
     got = led.groupby("state", observed=True).size()
     if state == "delivered":
         assert set(got.index.astype(str)) == {"delivered"}

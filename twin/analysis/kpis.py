@@ -103,13 +103,12 @@ def funnel(model, rows: np.ndarray) -> list[dict]:
     return out
 
 
-def service_quality(model) -> dict:
+def service_quality(model, inbound: np.ndarray) -> dict:
     """SPECmail2001-style quality figures against the targets in ``outputs.quality``."""
     q = model.scenario.outputs.quality
     ledger = model.ledger
     replies = np.frombuffer(model.smtp_replies, dtype=float) if len(model.smtp_replies) else np.zeros(0)
     state = ledger.column("state")
-    inbound = _inbound_originals(model)
     delivered = inbound & (state == STATES.index("delivered"))
     delivery = (ledger.column("t_final") - ledger.column("t_offered"))[delivered]
     transactions = model.transactions
@@ -234,7 +233,7 @@ def compute_kpis(model, timeseries) -> dict:
         for c, name in enumerate(ledger.classes.names):
             if name.startswith("inbound-"):
                 out["funnel"][name] = funnel(model, inbound & (classes_all == c))
-        out["service_quality"] = service_quality(model)
+        out["service_quality"] = service_quality(model, inbound)
         out["smtp"] = smtp_summary(model)
     if model.mailboxes.count:
         out["mailboxes"] = {

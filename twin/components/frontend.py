@@ -104,7 +104,7 @@ class Frontend(Server):
         self.lookup = (
             model.streams.sampler(f"{name}.blocklist_lookup", spec.blocklist_lookup)
             if spec.blocklist_lookup is not None
-            else float
+            else float  # float() is 0.0: no lookup time
         )
 
     def open_connections(self, now: float) -> int:

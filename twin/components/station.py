@@ -148,11 +148,6 @@ class Station:
     def in_system(self) -> int:
         return self.busy + self.queued
 
-    @property
-    def completions(self) -> int:
-        """Customers that have left by now (served, or gave up waiting)."""
-        return self.arrivals - self.in_system
-
     def snapshot(self, now: float) -> tuple[int, int, int, int, float]:
         """(arrivals, completions, busy, queued, busy-server seconds) at ``now``, for the probe."""
         self._prune(now)

@@ -93,11 +93,6 @@ class InboundSource:
         when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.start_local.tzinfo)
         return when.weekday(), when.hour
 
-    def rate(self, t: float) -> float:
-        """Expected messages per second over all classes at ``t``."""
-        day, hour = self.local_slot(t)
-        return float(sum(c.hourly[hour] for c in self.classes) * self.weekday[day])
-
     def run(self):
         model = self.model
         env, ledger = model.env, model.ledger

@@ -50,12 +50,6 @@ class Mailboxes:
             return np.full(k, GUESSED, dtype=np.int64)
         return np.minimum(np.searchsorted(self._cdf, rng.random(k), side="right"), self.count - 1)
 
-    def over_quota(self, box: int) -> bool:
-        return self.usage[box] >= self.quota[box]
-
-    def store(self, box: int, size: int) -> None:
-        self.usage[box] += size
-
     def _expunge(self, env, spec):
         while True:
             yield env.timeout(spec.every)
