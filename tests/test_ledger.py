@@ -47,3 +47,22 @@ def test_frame_has_named_categories():
         "fe1",
         "inbound",
     )
+
+
+def test_finish_later_writes_on_flush_and_still_catches_double_final_states():
+    led = Ledger()
+    _, r0 = led.offer(3, 0.0, 0, 0, 10)
+    _, r1 = led.offer(1, 1.0, 0, 0, 10)
+    led.finish_later(r0, 3, 2.0, STATE_CODE["rejected"], 4, 5)
+    led.finish_later(r1, 1, 3.0, STATE_CODE["rejected"], 6, 7)
+    assert led.cols["state"][r0] == PENDING  # not yet written
+    state = led.column("state")  # readers flush first
+    assert list(state) == [STATE_CODE["rejected"]] * 4
+    assert list(led.column("t_final")) == [2.0, 2.0, 2.0, 3.0]
+    assert list(led.column("stage")) == [4, 4, 4, 6] and list(led.column("node")) == [5, 5, 5, 7]
+    assert led.double_final == 0
+    led.finish_later(r0 + 1, 1, 4.0, STATE_CODE["rejected"], 4, 5)  # finished before
+    led.finish_later(r1, 1, 4.0, STATE_CODE["rejected"], 4, 5)
+    led.finish_later(r1, 1, 4.0, STATE_CODE["rejected"], 4, 5)  # and twice in one batch
+    led.flush()
+    assert led.double_final == 3

@@ -31,7 +31,11 @@ class Scanner(Server):
         return self.env.now - central.down_since < self.grace
 
     def accepts(self) -> bool:
-        return self.concurrency is None or self.station is None or self.station.in_system < self.concurrency
+        return (
+            self.concurrency is None
+            or self.station is None
+            or self.station.admits(self.concurrency, self.env.now)
+        )
 
 
 def perlmx_header(score: int) -> str:

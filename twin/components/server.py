@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from twin.components.base import Component
 from twin.components.station import Station
+from twin.scenario.distributions import Sampler
 
 
 class Server(Component):
@@ -24,8 +25,8 @@ class Server(Component):
         if demand is not None:
             servers = spec.servers or attrs["cores"]
             self.station = Station(self.env, name, servers)
-            draw = model.streams.sampler(f"{name}.demand", demand)
-            self._service = (lambda: draw() / speed) if speed != 1.0 else draw
+            draw = demand.draw_fn(model.streams.generator(f"{name}.demand"))
+            self._service = Sampler((lambda n: draw(n) / speed) if speed != 1.0 else draw)
         disk = getattr(spec, "disk", None)
         self.disk: Station | None = None
         if disk is not None:

@@ -74,9 +74,10 @@ class Stages:
             setattr(self, name.replace(" ", "_"), ledger.stages.code(name))
 
 
-def open_session(model, mail, group, now: float):
+def open_session(model, group, now: float, r0: int, n: int, live, blocklisted: bool, bad_sender: bool):
     """Connect, the session's CPU, the blocklist lookup and MAIL FROM, decided at ``now`` (the time the
-    client connects; no event may lie between the caller's clock and ``now``).
+    client connects; no event may lie between the caller's clock and ``now``), for the message whose
+    recipients are rows ``r0``.. ``r0 + n - 1``, of which ``live`` (None: all) are still offered.
 
     Returns the stage code of a temporary error (int); None if the message was refused for good (its
     recipients are finished in the ledger at the time of the refusal); else ``(frontend, t, checked)``:
@@ -92,7 +93,6 @@ def open_session(model, mail, group, now: float):
         return model.tempfail(st.smtp_accept_max)
     fe.sessions += 1
     ledger = model.ledger
-    live = mail.live
     t = fe.station.assign(fe.service_time(), now) if fe.station is not None else now
     blocklist = fe.blocklist
     if blocklist is not None:
@@ -101,23 +101,23 @@ def open_session(model, mail, group, now: float):
         t += fe.lookup()
     model.smtp_replies.append(t - now)
     refused = None
-    if mail.blocklisted and blocklist is not None:
+    if blocklisted and blocklist is not None:
         refused = st.blocklist
-    elif mail.bad_sender:
+    elif bad_sender:
         refused = st.sender_verify
     if refused is None or t >= model.end:
         # The session goes on (or its refusal comes after the end of the run): it waits at the frontend.
         if live is None:
-            ledger.locate(mail.r0, mail.n, fe.code, fe.stage)
+            ledger.locate(r0, n, fe.code, fe.stage)
         else:
             ledger.locate_rows(live, fe.code, fe.stage)
         if refused is not None:
             return fe, t, False
-        rcpts = mail.n if live is None else len(live)
+        rcpts = n if live is None else len(live)
         return fe, t + 2 * model.internet_latency * (DIALOGUE_ROUND_TRIPS + rcpts), True
     fe.close_at(t)
     if live is None:
-        ledger.finish(mail.r0, mail.n, t, REJECTED, refused, fe.code)
+        ledger.finish_later(r0, n, t, REJECTED, refused, fe.code)  # nothing else touches these rows
     else:
         ledger.finish_rows(live, t, REJECTED, refused, fe.code)
     return None
@@ -127,7 +127,9 @@ def smtp_transaction(model, mail, group, opened=None):
     """The sender's try at ``group`` (the frontends' virtual address); ``opened`` is the result of
     ``open_session`` if the caller made it already."""
     if opened is None:
-        opened = open_session(model, mail, group, model.env.now)
+        opened = open_session(
+            model, group, model.env.now, mail.r0, mail.n, mail.live, mail.blocklisted, mail.bad_sender
+        )
     if opened is None or opened.__class__ is int:
         return opened
     fe, t, checked = opened
@@ -202,7 +204,7 @@ def _session(model, fe, mail, t, checked):
         model.smtp_replies.append(env.now - asked)
         if refused is not None:
             return model.tempfail(refused)
-        ledger.cols["spam_score"][live] = mail.spam
+        ledger.set_rows("spam_score", live, mail.spam)
         if mail.virus:
             return _final(model, live, REJECTED, st.virus, fe)
     else:

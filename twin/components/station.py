@@ -29,18 +29,17 @@ class Station:
     __slots__ = (
         "_area_busy0",
         "_area_queue0",
+        "_arrivals0",
         "_free",
         "_gave_up",
+        "_wait0",
         "_waiting",
+        "_work0",
         "arrivals",
         "env",
         "name",
         "servers",
-        "sojourn_n",
-        "sojourn_sum",
         "stats_from",
-        "wait_n",
-        "wait_sum",
         "wait_total",
         "work_total",
     )
@@ -60,14 +59,14 @@ class Station:
         self.reset_stats(0.0)
 
     def reset_stats(self, now: float) -> None:
-        """Start the statistics afresh (end of warm-up); the customers present stay."""
+        """Start the statistics afresh (end of warm-up); the customers present stay. Customers are
+        counted when they arrive, so the per-customer figures are the running totals since ``now``."""
         self.stats_from = now
         self._area_busy0 = self.busy_total_at(now)
         self._area_queue0 = self.queue_area_at(now)
-        self.wait_sum = 0.0
-        self.wait_n = 0
-        self.sojourn_sum = 0.0
-        self.sojourn_n = 0
+        self._arrivals0 = self.arrivals
+        self._wait0 = self.wait_total
+        self._work0 = self.work_total
 
     # -- customers -----------------------------------------------------------------------------------------
 
@@ -87,11 +86,6 @@ class Station:
         if start > now:
             self._waiting.append((now, start))
             self.wait_total += start - now
-        if now >= self.stats_from:
-            self.wait_sum += start - now
-            self.wait_n += 1
-            self.sojourn_sum += end - now
-            self.sojourn_n += 1
         return end
 
     def assign_within(self, service_time: float, patience: float) -> float | None:
@@ -101,13 +95,8 @@ class Station:
         if self._free[0] - now <= patience:
             return self.assign(service_time)
         self.arrivals += 1
-        self.wait_total += patience
+        self.wait_total += patience  # a customer who gives up waits ``patience`` and is served for 0 s
         self._gave_up.append((now, now + patience))
-        if now >= self.stats_from:
-            self.wait_sum += patience
-            self.wait_n += 1
-            self.sojourn_sum += patience
-            self.sojourn_n += 1
         return None
 
     def serve(self, service_time: float):
@@ -148,6 +137,14 @@ class Station:
     def in_system(self) -> int:
         return self.busy + self.queued
 
+    def admits(self, limit: int, now: float) -> bool:
+        """Whether fewer than ``limit`` customers are present at ``now``. Quick when a server is idle:
+        then nobody waits (a waiting customer keeps every server booked past ``now``), nor is anyone
+        still waiting to give up (the earliest free time only grows), so at most servers - 1 are present."""
+        if self._free[0] <= now and self.servers <= limit:
+            return True
+        return self.in_system < limit
+
     def snapshot(self, now: float) -> tuple[int, int, int, int, float]:
         """(arrivals, completions, busy, queued, busy-server seconds) at ``now``, for the probe."""
         self._prune(now)
@@ -171,11 +168,14 @@ class Station:
         span = now - self.stats_from
         area_busy = self.busy_total_at(now) - self._area_busy0
         area_queue = self.queue_area_at(now) - self._area_queue0
+        customers = self.arrivals - self._arrivals0
+        wait = self.wait_total - self._wait0
+        sojourn = wait + self.work_total - self._work0
         return {
             "servers": self.servers,
-            "customers": self.sojourn_n,
-            "mean_wait": self.wait_sum / self.wait_n if self.wait_n else float("nan"),
-            "mean_sojourn": self.sojourn_sum / self.sojourn_n if self.sojourn_n else float("nan"),
+            "customers": customers,
+            "mean_wait": wait / customers if customers else float("nan"),
+            "mean_sojourn": sojourn / customers if customers else float("nan"),
             "mean_queue": area_queue / span if span > 0 else float("nan"),
             "mean_in_system": (area_queue + area_busy) / span if span > 0 else float("nan"),
             "utilisation": area_busy / (self.servers * span) if span > 0 else float("nan"),

@@ -23,22 +23,26 @@ BATCH = 4096
 
 
 class Sampler:
-    """Draws values one at a time from pre-drawn batches of a numpy Generator (cheap per call)."""
+    """Draws values one at a time from pre-drawn batches of a numpy Generator (cheap per call: the batch
+    is kept as a list of Python floats)."""
 
     __slots__ = ("_buf", "_draw", "_i")
 
     def __init__(self, draw):
         self._draw = draw
-        self._buf = draw(BATCH)
+        self._buf = self._batch()
         self._i = 0
+
+    def _batch(self) -> list[float]:
+        return np.asarray(self._draw(BATCH), dtype=np.float64).tolist()
 
     def __call__(self) -> float:
         i = self._i
-        if i == len(self._buf):
-            self._buf = self._draw(BATCH)
+        if i == BATCH:
+            self._buf = self._batch()
             i = 0
         self._i = i + 1
-        return float(self._buf[i])
+        return self._buf[i]
 
     def many(self, n: int) -> np.ndarray:
         return self._draw(n)

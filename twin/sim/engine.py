@@ -17,6 +17,7 @@ from twin.components.smtp import Stages
 from twin.scenario.schema import Scenario
 from twin.sim.faults import FaultInjector
 from twin.sim.ledger import Ledger
+from twin.sim.light import start_at
 from twin.sim.probes import Probe
 from twin.sim.streams import Streams
 from twin.topology import build_topology
@@ -78,7 +79,7 @@ class Model:
         for comp in self.components.values():
             comp.start()
         for src in self.sources:
-            self.env.process(src.run())
+            start_at(self.env, src.run())
         self.env.process(self.probe.run())
         if scenario.clock.warmup > 0:
             self.env.process(self._end_warmup(scenario.clock.warmup))
@@ -114,6 +115,7 @@ class Model:
                     progress(env.now, end)
                     next_report = now + every
         self.probe.finish(end)
+        self.ledger.flush()
         self.events += n
         self.wall_seconds += time.perf_counter() - t0
         if progress is not None:

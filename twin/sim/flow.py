@@ -30,7 +30,7 @@ class Message:
 
     @property
     def rows(self) -> list[int]:
-        return list(range(self.r0, self.r0 + self.n))
+        return [self.r0] if self.n == 1 else list(range(self.r0, self.r0 + self.n))
 
 
 class Mail(Message):

@@ -73,6 +73,9 @@ class Ledger:
         self.nodes = Vocabulary(["(sender)"])  # code 0: not yet taken in by any component
         self.origins = Vocabulary()
         self.double_final = 0  # rows given a terminal state twice: a bug, reported by the conservation check
+        # Terminal states written later in one vectorised step (finish_later): first row, rows, time,
+        # state, stage, node of each message.
+        self._later: tuple[list, ...] = ([], [], [], [], [], [])
 
     def _grow(self, need: int) -> None:
         cap = len(self.cols["msg_id"])
@@ -150,12 +153,20 @@ class Ledger:
             self.cols["node"][r0 : r0 + n] = node
             self.cols["stage"][r0 : r0 + n] = stage
 
+    # The *_rows methods take a list of rows; one row (most messages have one recipient) is written as a
+    # scalar, which numpy does several times faster than a fancy-indexed write.
+
     def locate_rows(self, rows: list[int], node: int, stage: int) -> None:
+        if len(rows) == 1:
+            rows = rows[0]
         self.cols["node"][rows] = node
         self.cols["stage"][rows] = stage
 
     def accept_rows(self, rows: list[int], t: float) -> None:
-        self.cols["t_accepted"][rows] = t
+        self.cols["t_accepted"][rows[0] if len(rows) == 1 else rows] = t
+
+    def set_rows(self, column: str, rows: list[int], value) -> None:
+        self.cols[column][rows[0] if len(rows) == 1 else rows] = value
 
     def finish_rows(self, rows: list[int], t: float, state: int, stage: int, node: int) -> None:
         """``finish`` for recipients that need not be consecutive."""
@@ -198,7 +209,39 @@ class Ledger:
         c["node"][r0:r1] = node
         c["t_final"][r0:r1] = t
 
+    def finish_later(self, r0: int, n: int, t: float, state: int, stage: int, node: int) -> None:
+        """``finish``, written at the next ``flush``: for messages nothing else touches afterwards (the
+        inbound messages refused at connect, most of the traffic). ``column``, ``to_frame`` and
+        ``state_counts`` flush first; code reading ``cols`` directly sees these rows still pending."""
+        later = self._later
+        later[0].append(r0)
+        later[1].append(n)
+        later[2].append(t)
+        later[3].append(state)
+        later[4].append(stage)
+        later[5].append(node)
+
+    def flush(self) -> None:
+        """Write the terminal states kept by ``finish_later``."""
+        later = self._later
+        if not later[0]:
+            return
+        counts = np.asarray(later[1], dtype=np.int64)
+        starts = np.repeat(np.asarray(later[0], dtype=np.int64), counts)
+        rows = starts + (np.arange(len(starts)) - np.repeat(np.cumsum(counts) - counts, counts))
+        c = self.cols
+        # Each terminal state given to a row that had one already counts, as in ``finish``.
+        distinct = np.unique(rows)
+        again = int(np.count_nonzero(c["state"][distinct] != PENDING))
+        self.double_final += len(rows) - len(distinct) + again
+        c["t_final"][rows] = np.repeat(np.asarray(later[2], dtype=np.float64), counts)
+        c["state"][rows] = np.repeat(np.asarray(later[3]), counts)
+        c["stage"][rows] = np.repeat(np.asarray(later[4]), counts)
+        c["node"][rows] = np.repeat(np.asarray(later[5]), counts)
+        self._later = ([], [], [], [], [], [])
+
     def column(self, name: str) -> np.ndarray:
+        self.flush()
         return self.cols[name][: self.n]
 
     def state_counts(self) -> dict[str, int]:

@@ -18,6 +18,7 @@ import numpy as np
 from twin.components.smtp import open_session, smtp_transaction
 from twin.scenario.schema import WEEKDAYS
 from twin.sim.flow import Mail, journey
+from twin.sim.light import start
 from twin.workload.mailboxes import GUESSED
 from twin.workload.senders import RemoteSenders
 
@@ -142,14 +143,15 @@ class InboundSource:
                 if at > nxt:
                     yield env.timeout(at - env.now)
                     nxt = peek()
-                mail = Mail(mid0 + i, r0, n, size, blocked, bad, spam, virus, att)
-                opened = open_session(model, mail, group, at)
+                opened = open_session(model, group, at, r0, n, None, blocked, bad)
                 if opened is None:
                     continue  # refused for good at connect: nothing more happens to it
                 if at > env.now:
                     yield env.timeout(at - env.now)
-                env.process(journey(model, mail, group, senders[k], smtp_transaction, opened))
+                mail = Mail(mid0 + i, r0, n, size, blocked, bad, spam, virus, att)
+                start(journey(model, mail, group, senders[k], smtp_transaction, opened))
                 nxt = peek()
+            ledger.flush()  # the hour's refusals at connect, in one step
 
 
 MESSAGE_FIELDS = ("t", "count", "size", "blocklisted", "bad_sender", "spam", "virus", "attachment")

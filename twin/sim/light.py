@@ -1,0 +1,43 @@
+"""Light processes for the message paths: a generator resumed straight from the callbacks of the events
+it yields, without a ``simpy.Process``.
+
+A ``simpy.Process`` costs two events of its own (the Initialize event that starts it and the event that
+marks its end) and a general resume loop (interrupts, failed events, return values). A message's path
+needs none of this: it yields timeouts, nobody waits for its end and nobody interrupts it. ``start`` runs
+the generator's first step at once, in the caller and at the current time, then each event the
+generator yields resumes it when SimPy processes that event, in SimPy's order.
+
+Only for generators that yield events which succeed (timeouts); a failed event would not be thrown into
+the generator as SimPy does.
+"""
+
+from __future__ import annotations
+
+
+class LightProcess:
+    __slots__ = ("_generator", "_resume")
+
+    def __init__(self, generator):
+        self._generator = generator
+        self._resume = self.resume  # bound once: appended to each event's callbacks
+
+    def resume(self, _event=None) -> None:
+        generator = self._generator
+        while True:
+            try:
+                event = generator.send(None)
+            except StopIteration:
+                return
+            if event.callbacks is not None:  # not yet processed: wait for it
+                event.callbacks.append(self._resume)
+                return
+
+
+def start(generator) -> None:
+    """Run ``generator`` as a light process from now on."""
+    LightProcess(generator).resume()
+
+
+def start_at(env, generator, delay: float = 0.0) -> None:
+    """Run ``generator`` as a light process from ``delay`` seconds from now (its first step is an event)."""
+    env.timeout(delay).callbacks.append(LightProcess(generator).resume)
