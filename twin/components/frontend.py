@@ -260,15 +260,25 @@ class Frontend(Server):
         """Deliver to the store; each recipient's reply decides: 250 done, 452 per-address retry, 5xx
         bounce."""
         msg, db = item.msg, self.retry
-        tried = set(rows)
-        remaining = [r for r in item.rows if r not in tried]  # their address retry time has not come
+        if len(rows) == len(item.rows):  # ``rows`` is taken from ``item.rows``: all are tried
+            remaining = []
+        else:
+            tried = set(rows)
+            remaining = [r for r in item.rows if r not in tried]  # their address retry time has not come
         temporary, permanent = yield from lmtp(msg, rows)
         col, now = self.model.ledger.cols["mailbox"], self.env.now
         if db.records:
-            refused = set(temporary).union(r for r, _ in permanent)
+            refused = set(temporary).union(r for r, _ in permanent) if temporary or permanent else ()
             for r in rows:
                 if r not in refused:
                     db.succeeded(("addr", int(col[r])))
+        if not temporary and not permanent:  # all delivered: what the general case below comes to
+            item.rows = remaining
+            if item.frozen or self.spool.get(msg.r0) is not item:
+                return
+            if not remaining:
+                self._unspool(item)
+                return
         by_reason: dict[str, list[int]] = {}
         for r, code in permanent:
             by_reason.setdefault(LMTP_REASONS[code], []).append(r)

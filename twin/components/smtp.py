@@ -165,16 +165,16 @@ def _session(model, fe, mail, t, checked):
         if node is None:
             return model.tempfail(st.ldap_unreachable)
         if node.station is not None:
-            done = node.station.assign(node.service_time() * len(live))
+            done = node.station.assign(node.service_time() * len(live), now)
     model.smtp_replies.append(done - now)
     if done >= model.end:
         yield env.timeout(done - now)  # the replies come after the end of the run: still pending
     boxes = model.mailboxes
     col = ledger.cols["mailbox"]
-    status = boxes.status
+    status = boxes.status_of
     keep = []
     for r in live:
-        box = col[r]
+        box = int(col[r])
         s = UNKNOWN if box < 0 else status[box]
         if s == DEACTIVATED:
             ledger.finish(r, 1, done, REJECTED, st.deactivated, fe.code)
@@ -190,18 +190,27 @@ def _session(model, fe, mail, t, checked):
     # DATA, with the frontend's CPU and spool write going on while the data arrives.
     yield env.timeout(done - env.now)
     model.data_transfers += 1
-    data_end = done + mail.size / model.transfer_rate + rtt
+    size = mail.size
+    data_end = done + size / model.transfer_rate + rtt
     if fe.per_kb and fe.station is not None:
-        data_end = max(data_end, fe.station.assign(mail.size * (1 / 1024) * fe.per_kb))
+        cpu_end = fe.station.assign(size * (1 / 1024) * fe.per_kb, done)
+        if cpu_end > data_end:
+            data_end = cpu_end
     if fe.disk is not None:
-        data_end = max(data_end, fe.disk.assign(fe.disk_time(mail.size)))
-    yield env.timeout(data_end - env.now)
+        disk_end = fe.disk.assign(fe.disk_time(size), done)
+        if disk_end > data_end:
+            data_end = disk_end
+    yield env.timeout(data_end - done)
 
-    asked = env.now
     scanned = fe.scanners is not None  # without a scan cluster nothing is scanned, scored or held
     if scanned:
-        refused = yield from _scan(model, fe, mail, st)
-        model.smtp_replies.append(env.now - asked)
+        refused, answered, sc = _scan(fe, mail, st, data_end)
+        if answered > data_end:
+            yield env.timeout(answered - data_end)
+        model.smtp_replies.append(answered - data_end)
+        if refused is None and not sc.valid():
+            sc.invalid_answers += 1
+            refused = st.scan_invalid
         if refused is not None:
             return model.tempfail(refused)
         ledger.set_rows("spam_score", live, mail.spam)
@@ -218,11 +227,14 @@ def _session(model, fe, mail, t, checked):
         fe.notify_recipients(mail, live)
         return None
     if scanned and mail.spam >= model.quarantine_at:
-        q = boxes.quarantine
-        held = [r for r in live if col[r] >= 0 and q[col[r]]]
+        q = boxes.quarantine_of
+        held, rest = [], []
+        for r in live:
+            box = int(col[r])
+            (held if box >= 0 and q[box] else rest).append(r)
         if held:
             ledger.finish_rows(held, now, QUARANTINED, st.quarantine, fe.code)
-            live = [r for r in live if not (col[r] >= 0 and q[col[r]])]
+            live = rest
             if not live:
                 return None
     mail.spooled = fe.enqueue(mail, fe.local, rows=live, run=False)
@@ -234,18 +246,17 @@ def _final(model, rows, state, stage, fe):
     return None
 
 
-def _scan(model, fe, mail, st):
-    """The milter call: None if a scanner gave a valid verdict in time, else the refusal's stage."""
+def _scan(fe, mail, st, now: float):
+    """The milter call made at ``now``: (the refusal's stage or None, when the answer comes, the scanner).
+    Whether the scanner's verdict is valid (``Scanner.valid``) is for the caller to ask when it comes."""
     sc = fe.scanners.connect()
     if sc is None:
-        return st.scan_unreachable
+        return st.scan_unreachable, now, None
     if not sc.accepts():
-        return st.scan_busy
-    if sc.station is not None:
-        served = yield from sc.station.serve_within(sc.work(mail.size), fe.milter_timeout)
-        if not served:
-            return st.scan_timeout
-    if not sc.valid():
-        sc.invalid_answers += 1
-        return st.scan_invalid
-    return None
+        return st.scan_busy, now, sc
+    if sc.station is None:
+        return None, now, sc
+    end = sc.station.assign_within(sc.work(mail.size), fe.milter_timeout)
+    if end is None:
+        return st.scan_timeout, now + fe.milter_timeout, sc
+    return None, end, sc

@@ -28,38 +28,47 @@ class Store(Server):
         self.metadata_ops = spec.metadata_ops
         self.replies = {"250": 0, "452": 0, "550": 0, "552": 0}
 
+    def start(self) -> None:
+        super().start()
+        self.san = self.model.groups.get("san")
+
     def lmtp(self, msg, rows: list[int]):
         """Deliver ``msg`` to the recipients in ``rows``; a generator returning (temporary, permanent)
         lists of the rows refused, each with its reply code."""
         env = self.env
+        now = env.now
         if self.station is not None:
-            yield from self.station.serve(self.work(msg.size))
+            end = self.station.assign(self.work(msg.size), now)
+            yield env.timeout(end - now)
+            now = end
         # The message file on the RAID array and the metadata on the SAN are written side by side.
-        done = env.now
+        done = now
         if self.disk is not None:
-            done = self.disk.assign(self.disk_time(msg.size))
+            done = self.disk.assign(self.disk_time(msg.size), now)
         if self.metadata_ops:
-            san = self.model.groups.get("san")
-            node = san.connect() if san is not None else None
+            node = self.san.connect() if self.san is not None else None
             if node is not None and node.station is not None:
-                done = max(done, node.station.assign(node.service_time() * self.metadata_ops))
-        if done > env.now:
-            yield env.timeout(done - env.now)
+                san_end = node.station.assign(node.service_time() * self.metadata_ops, now)
+                if san_end > done:
+                    done = san_end
+        if done > now:
+            yield env.timeout(done - now)
+            now = done
         model = self.model
         boxes = model.mailboxes
         ledger = model.ledger
         col = ledger.cols["mailbox"]
-        now = self.env.now
+        status, usage, quota = boxes.status_of, boxes.usage, boxes.quota
         temporary, permanent = [], []
         replies = self.replies
         for r in rows:
             box = int(col[r])
             if box >= 0:
-                if boxes.status[box] == MISSING:
+                if status[box] == MISSING:
                     permanent.append((r, "550"))
                     replies["550"] += 1
                     continue
-                if boxes.usage[box] >= boxes.quota[box]:
+                if usage[box] >= quota[box]:
                     if self.perm_over_quota:
                         permanent.append((r, "552"))
                         replies["552"] += 1
@@ -67,7 +76,7 @@ class Store(Server):
                         temporary.append(r)
                         replies["452"] += 1
                     continue
-                boxes.usage[box] += msg.size
+                usage[box] += msg.size
             replies["250"] += 1
             ledger.finish(r, 1, now, DELIVERED, self.stage, self.code)
         return temporary, permanent

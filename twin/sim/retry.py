@@ -271,7 +271,7 @@ def parse_delay_warning(text: str | float | None) -> tuple[float, ...]:
     return times
 
 
-@dataclass
+@dataclass(slots=True)
 class QueuedMessage:
     """What Exim keeps per message on a frontend's spool that matters for retries and warnings."""
 
@@ -297,7 +297,7 @@ class Step(Enum):
     BOUNCE = "bounce"  # the address has failed: bounce it
 
 
-@dataclass
+@dataclass(slots=True)
 class RunResult:
     step: Step
     target: object = None  # with DELIVER: the instance connected to
@@ -313,18 +313,20 @@ def delivery_run(db: RetryDatabase, key, msg: QueuedMessage, now: float, connect
     ``connect()`` returns the instance connected to, or None if the connection was refused. The
     simulated frontends and ``retry_schedule`` both call this; neither has its own copy of the logic.
     """
-    check = db.check(key, now, msg.received)
-    if check is Check.ATTEMPT:
-        target = connect()
-        if target is not None:
-            db.succeeded(key)
-            return RunResult(Step.DELIVER, target=target, attempted=True)
-        if db.failed(key, now, msg.received):
-            return RunResult(Step.BOUNCE, reason="retry timeout exceeded", attempted=True)
-        return RunResult(Step.DEFERRED, attempted=True, warn=msg.warning_due(now, warning_times))
-    if check is Check.DEFER:
-        return RunResult(Step.DEFERRED, retry_time_not_reached=True, warn=msg.warning_due(now, warning_times))
-    return RunResult(Step.BOUNCE, reason=check.value)
+    if key in db.records:  # without a record, ``check`` would say ATTEMPT
+        check = db.check(key, now, msg.received)
+        if check is Check.DEFER:
+            warn = msg.warning_due(now, warning_times)
+            return RunResult(Step.DEFERRED, retry_time_not_reached=True, warn=warn)
+        if check is not Check.ATTEMPT:
+            return RunResult(Step.BOUNCE, reason=check.value)
+    target = connect()
+    if target is not None:
+        db.succeeded(key)
+        return RunResult(Step.DELIVER, target=target, attempted=True)
+    if db.failed(key, now, msg.received):
+        return RunResult(Step.BOUNCE, reason="retry timeout exceeded", attempted=True)
+    return RunResult(Step.DEFERRED, attempted=True, warn=msg.warning_due(now, warning_times))
 
 
 @dataclass
