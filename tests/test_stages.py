@@ -188,9 +188,9 @@ def test_the_grace_ends_exactly_two_hours_after_the_central_server_went_down():
     model = Model(sc, seed=1)
     scanner = model.components["scan1"]
     end = 10 * M + 2 * 3600
-    model.env.run(until=end - 0.001)
+    model.advance(end - 0.001)
     assert scanner.valid()
-    model.env.run(until=end)
+    model.advance(end)
     assert not scanner.valid()
-    model.env.run(until=10 * M + 3 * 3600 + 0.001)
+    model.advance(10 * M + 3 * 3600 + 0.001)
     assert scanner.valid()

@@ -100,6 +100,7 @@ class Frontend(Server):
         self.milter_timeout = spec.milter_timeout
         self.sessions = 0  # SMTP sessions begun
         self.connections = 0  # sessions held by a sender's process
+        self._opening: list[float] = []  # start times of such sessions, set up ahead of time (a heap)
         self._closing: list[float] = []  # end times of sessions decided at connect (a heap)
         self.lookup = (
             model.streams.sampler(f"{name}.blocklist_lookup", spec.blocklist_lookup)
@@ -108,10 +109,22 @@ class Frontend(Server):
         )
 
     def open_connections(self, now: float) -> int:
+        opening = self._opening
+        while opening and opening[0] <= now:
+            heapq.heappop(opening)
+            self.connections += 1  # the session has begun (it may even have ended: then this evens out)
         closing = self._closing
         while closing and closing[0] <= now:
             heapq.heappop(closing)
         return self.connections + len(closing)
+
+    def open_at(self, t: float) -> None:
+        """A session that a sender's process holds from ``t`` (now or later) until it closes it by
+        decrementing ``connections``."""
+        if t <= self.env.now:
+            self.connections += 1
+        else:
+            heapq.heappush(self._opening, t)
 
     def close_at(self, t: float) -> None:
         """A session decided at connect holds its connection until ``t``."""

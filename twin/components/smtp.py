@@ -106,7 +106,9 @@ def open_session(model, group, now: float, r0: int, n: int, live, blocklisted: b
     elif bad_sender:
         refused = st.sender_verify
     if refused is None or t >= model.end:
-        # The session goes on (or its refusal comes after the end of the run): it waits at the frontend.
+        # The session goes on (or its refusal comes after the end of the run): it waits at the frontend,
+        # holding a connection until the sender's process closes it.
+        fe.open_at(now)
         if live is None:
             ledger.locate(r0, n, fe.code, fe.stage)
         else:
@@ -125,7 +127,7 @@ def open_session(model, group, now: float, r0: int, n: int, live, blocklisted: b
 
 def smtp_transaction(model, mail, group, opened=None):
     """The sender's try at ``group`` (the frontends' virtual address); ``opened`` is the result of
-    ``open_session`` if the caller made it already."""
+    ``open_session`` if the caller made it already (possibly for a connect time still to come)."""
     if opened is None:
         opened = open_session(
             model, group, model.env.now, mail.r0, mail.n, mail.live, mail.blocklisted, mail.bad_sender
@@ -133,7 +135,6 @@ def smtp_transaction(model, mail, group, opened=None):
     if opened is None or opened.__class__ is int:
         return opened
     fe, t, checked = opened
-    fe.connections += 1
     try:
         result = yield from _session(model, fe, mail, t, checked)
     finally:

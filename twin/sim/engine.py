@@ -72,14 +72,17 @@ class Model:
         inbound = scenario.workload.inbound
         self.transfer_rate = inbound.transfer_rate if inbound is not None else 1.0
         self.sources = [PoissonSource(self, s) for s in scenario.workload.sources if s.enabled]
-        if inbound is not None and inbound.enabled:
-            self.sources.append(InboundSource(self, inbound))
+        # Arrivals the run loop merges with SimPy's events (not processes): the inbound workload.
+        self.arrivals = InboundSource(self, inbound) if inbound is not None and inbound.enabled else None
+        if self.arrivals is not None:
+            self.sources.append(self.arrivals)
         self.faults = FaultInjector(self)
         self.probe = Probe(self, scenario.outputs.sample_interval, self.end)
         for comp in self.components.values():
             comp.start()
         for src in self.sources:
-            start_at(self.env, src.run())
+            if src is not self.arrivals:
+                start_at(self.env, src.run())
         self.env.process(self.probe.run())
         if scenario.clock.warmup > 0:
             self.env.process(self._end_warmup(scenario.clock.warmup))
@@ -99,24 +102,43 @@ class Model:
                 comp.station.reset_stats(self.env.now)
 
     def run(self, progress: Progress | None = None, every: float = 0.5) -> None:
-        """Process every event before ``end`` (horizon + drain); ``progress`` is called about every
-        ``every`` wall seconds."""
-        env, end = self.env, self.end
+        """Process every event and arrival before ``end`` (horizon + drain) and close the books;
+        ``progress`` is called about every ``every`` wall seconds."""
+        self.advance(self.end, progress, every)
+        self.probe.finish(self.end)
+        self.ledger.flush()
+        if progress is not None:
+            progress(self.end, self.end)
+
+    def advance(self, until: float, progress: Progress | None = None, every: float = 0.5) -> None:
+        """Process the events and arrivals before ``until``, in time order (an arrival before an event
+        at the same time), and move the clock to ``until``. SimPy's ``env.run`` alone would process the
+        events but not the arrivals."""
+        env = self.env
         step, peek = env.step, env.peek
+        arrivals = self.arrivals
+        if arrivals is not None:
+            arrivals.begin()
         n = 0
         t0 = time.perf_counter()
         next_report = t0 + every
-        while peek() < end:
+        while True:
+            t = peek()
+            if arrivals is not None and arrivals.next_at <= t:
+                if arrivals.next_at >= until:
+                    break
+                arrivals.admit(until)
+                continue
+            if t >= until:
+                break
             step()
             n += 1
             if progress is not None and not n & 0xFFF:
                 now = time.perf_counter()
                 if now >= next_report:
-                    progress(env.now, end)
+                    progress(env.now, self.end)
                     next_report = now + every
-        self.probe.finish(end)
-        self.ledger.flush()
+        if until > env.now and until != float("inf"):
+            env.run(until=until)  # nothing is left before ``until``: this only moves the clock there
         self.events += n
         self.wall_seconds += time.perf_counter() - t0
-        if progress is not None:
-            progress(end, end)

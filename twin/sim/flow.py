@@ -53,14 +53,16 @@ class Mail(Message):
         self.spooled = None  # accepted onto a frontend's spool; its immediate delivery run is to come
 
 
-def journey(model, msg: Message, entry, senders, transaction=None, opened=None):
+def journey(model, msg: Message, entry, senders, transaction=None, opened=None, received=None):
     """The remote sender's side: offer ``msg`` (``transaction`` is one try, returning None when the
     platform took or finally refused it, else the stage code of a temporary refusal) and retry.
-    ``opened``: the caller began the first try already (counted it, and passes it to ``transaction``)."""
+    ``opened``: the caller began the first try already (counted it, and passes it to ``transaction``).
+    ``received``: when the sender's queue got the message (default now)."""
     env = model.env
     ledger = model.ledger
     r0, n = msg.r0, msg.n
-    received = env.now
+    if received is None:
+        received = env.now
     key = None  # the sender's retry record, made only if the platform refuses the message
     retrying = None
     transaction = transaction or _through

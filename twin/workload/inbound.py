@@ -18,7 +18,7 @@ import numpy as np
 from twin.components.smtp import open_session, smtp_transaction
 from twin.scenario.schema import WEEKDAYS
 from twin.sim.flow import Mail, journey
-from twin.sim.light import start
+from twin.sim.light import start, start_at
 from twin.workload.mailboxes import GUESSED
 from twin.workload.senders import RemoteSenders
 
@@ -74,6 +74,12 @@ class MailClassDraws:
 
 
 class InboundSource:
+    """The inbound arrivals, one hour at a time, merged with SimPy's events by the run loop
+    (``Model.advance``): an arrival is not an event. ``next_at`` is the time of the next arrival (inf
+    when there are no more); ``admit`` takes arrivals in time order for as long as none comes after
+    SimPy's next event, so the order is exactly that of an arrival process yielding a timeout per
+    message, without those timeouts."""
+
     name = "inbound"
 
     def __init__(self, model, spec):
@@ -88,44 +94,54 @@ class InboundSource:
         self.stop = min(spec.stop if spec.stop is not None else math.inf, clock.horizon)
         self.offered_messages = 0
         self.offered_recipients = 0
+        ledger = model.ledger
+        self._origin = ledger.origins.code(self.name)
+        self._codes = np.array([ledger.classes.code(f"inbound-{c.name}") for c in self.classes])
+        self._senders = [c.senders for c in self.classes]
+        self._t = self.start  # the start of the next hour to draw
+        self._hour: list[tuple] = []  # the drawn hour's messages not yet admitted, latest first
+        self.next_at = math.inf
+        self._begun = False
 
     def local_slot(self, t: float) -> tuple[int, int]:
         """(weekday 0=Mon, hour) of simulated time ``t`` in the scenario's time zone."""
         when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.start_local.tzinfo)
         return when.weekday(), when.hour
 
-    def run(self):
-        model = self.model
-        env, ledger = model.env, model.ledger
-        group = model.groups["frontend"]
-        origin = ledger.origins.code(self.name)
-        codes = np.array([ledger.classes.code(f"inbound-{c.name}") for c in self.classes])
-        senders = [c.senders for c in self.classes]
-        peek = env.peek
-        t = self.start
-        while t < self.stop:
+    def begin(self) -> None:
+        """Draw the first hour (when the run starts)."""
+        if not self._begun:
+            self._begun = True
+            self._next_hour()
+
+    def _next_hour(self) -> None:
+        """Draw hours until one has arrivals (or the source stops), offer its messages to the ledger in
+        one step (numbered in time order) and set ``next_at``."""
+        model, ledger = self.model, self.model.ledger
+        ledger.flush()  # the last hour's refusals at connect, in one step
+        while self._t < self.stop:
+            t = self._t
             span = min(HOUR - (t % HOUR), self.stop - t)  # up to the next full hour of simulated time
             day, hour = self.local_slot(t)
             batches = [
                 c.hour(t, span, c.hourly[hour] * self.weekday[day], model.mailboxes) for c in self.classes
             ]
-            t += span
-            # The hour's messages in time order, offered to the ledger at once (numbered in that order).
+            self._t = t + span
             order = np.argsort(np.concatenate([b["t"] for b in batches]), kind="stable")
-            col = {f: np.concatenate([b[f] for b in batches])[order] for f in MESSAGE_FIELDS}
-            which = np.concatenate([np.full(len(b["t"]), k) for k, b in enumerate(batches)])[order]
             if not len(order):
                 continue
+            col = {f: np.concatenate([b[f] for b in batches])[order] for f in MESSAGE_FIELDS}
+            which = np.concatenate([np.full(len(b["t"]), k) for k, b in enumerate(batches)])[order]
             mid0, r0s = ledger.offer_many(
-                col["count"], col["t"], codes[which], origin, col["size"], _boxes(batches, order)
+                col["count"], col["t"], self._codes[which], self._origin, col["size"], _boxes(batches, order)
             )
             n_msgs = len(order)
             self.offered_messages += n_msgs
             self.offered_recipients += int(col["count"].sum())
-            nxt = peek()
-            for i, (at, k, n, size, r0, blocked, bad, spam, virus, att) in enumerate(
+            hour_msgs = list(
                 zip(
                     col["t"].tolist(),
+                    range(mid0, mid0 + n_msgs),
                     which.tolist(),
                     col["count"].tolist(),
                     col["size"].tolist(),
@@ -137,21 +153,45 @@ class InboundSource:
                     col["attachment"].tolist(),
                     strict=True,
                 )
-            ):
-                # Connect-time work is decided at the arrival without an event, as long as no other
-                # event comes first; otherwise the clock moves to the arrival.
-                if at > nxt:
-                    yield env.timeout(at - env.now)
-                    nxt = peek()
-                opened = open_session(model, group, at, r0, n, None, blocked, bad)
-                if opened is None:
-                    continue  # refused for good at connect: nothing more happens to it
-                if at > env.now:
-                    yield env.timeout(at - env.now)
-                mail = Mail(mid0 + i, r0, n, size, blocked, bad, spam, virus, att)
-                start(journey(model, mail, group, senders[k], smtp_transaction, opened))
+            )
+            hour_msgs.reverse()  # taken from the end
+            self._hour = hour_msgs
+            self.next_at = hour_msgs[-1][0]
+            return
+        self._hour = []
+        self.next_at = math.inf
+
+    def admit(self, end: float) -> None:
+        """Take the arrivals due before SimPy's next event (and before ``end``), in time order.
+
+        Connect-time work is decided at the arrival (``open_session``) without an event; a message that
+        goes on gets its sender's process, which starts at once and waits for its own times."""
+        model = self.model
+        group = model.groups["frontend"]
+        senders = self._senders
+        peek = model.env.peek
+        hour = self._hour
+        nxt = peek()
+        while True:
+            at = hour[-1][0]
+            if at > nxt or at >= end:
+                break
+            at, mid, k, n, size, r0, blocked, bad, spam, virus, att = hour.pop()
+            opened = open_session(model, group, at, r0, n, None, blocked, bad)
+            if opened is not None:
+                mail = Mail(mid, r0, n, size, blocked, bad, spam, virus, att)
+                sender = journey(model, mail, group, senders[k], smtp_transaction, opened, at)
+                if opened.__class__ is int:  # a temporary error at connect: the sender decides at ``at``
+                    start_at(model.env, sender, at - model.env.now)
+                else:  # the session goes on; it waits for its own times
+                    start(sender)
                 nxt = peek()
-            ledger.flush()  # the hour's refusals at connect, in one step
+            if not hour:
+                self._next_hour()
+                hour = self._hour
+                if not hour:
+                    return
+        self.next_at = at
 
 
 MESSAGE_FIELDS = ("t", "count", "size", "blocklisted", "bad_sender", "spam", "virus", "attachment")
