@@ -5,10 +5,11 @@ neighbours, turned into SimPy behaviour.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twin.components.station import Station
-from twin.scenario.distributions import Sampler
+from twin.scenario.distributions import batched
 from twin.scenario.schema import TERMINAL_STATES
 from twin.sim.ledger import STATE_CODE
 
@@ -43,7 +44,9 @@ class Component:
         self.station: Station | None = None
         self.down_causes = 0  # active reasons this node is down (its own fault, its ESX host's)
         self.spool = None  # an MTA's spool of accepted, undelivered mail (frontends)
-        self._service = None
+        # The seconds one customer's work takes here: a sampler (a C-level callable; no Python frame per
+        # call) if the class has a demand, else float, whose float() is 0.0.
+        self.service_time: Callable[[], float] = float
         self._cum: list[float] = []
         self._targets: list[Any] = []
         self._exit = STATE_CODE["delivered"]
@@ -62,7 +65,7 @@ class Component:
                 STATE_CODE[target] if target in TERMINAL_STATES else self.model.groups[target]
             )
         if self._cum:
-            self._u = Sampler(self.model.streams.generator(f"{self.name}.routing").random)
+            self._u = batched(self.model.streams.generator(f"{self.name}.routing").random)
 
     @property
     def up(self) -> bool:
@@ -74,9 +77,6 @@ class Component:
     def changed(self) -> None:
         """The node went down or came back (called by the fault injector)."""
         self.model.groups[self.group].member_changed(self)
-
-    def service_time(self) -> float:
-        return self._service() if self._service is not None else 0.0
 
     def next_hop(self):
         """A Group to visit next, or a terminal state code (int)."""
@@ -113,7 +113,7 @@ class Group:
         self._i = -1
         self.pick = getattr(self, f"_{policy}") if len(members) > 1 else self._single
         if policy == "random" and len(members) > 1:
-            self._r = Sampler(model.streams.generator(f"{name}.balance").random)
+            self._r = batched(model.streams.generator(f"{name}.balance").random)
         self._weights_all = [
             max(m.attrs.get("cores", 1), 1) * max(m.attrs.get("speed", 1.0), 1e-9) for m in members
         ]

@@ -170,18 +170,23 @@ class Frontend(Server):
 
     def _queue_run(self):
         try:
-            items = list(self.spool.values())
-            for i in self._order.permutation(len(items)):  # queue_run_in_order is false by default
+            spool, counts = self.spool, self.counts
+            items = list(spool.values())
+            asleep = 0
+            for i in self._order.permutation(len(items)).tolist():  # queue_run_in_order is false
                 if not self.up:
                     return  # the host went down: its queue runner dies with it
                 item = items[i]
-                if item.busy or item.frozen or self.spool.get(item.msg.r0) is not item:
+                if item.busy or item.frozen or spool.get(item.msg.r0) is not item:
                     continue
                 if self._asleep(item):
-                    self.counts["retry_time_not_reached"] += 1
+                    asleep += 1
                     continue
+                counts["retry_time_not_reached"] += asleep
+                asleep = 0
                 yield from self.run_delivery(item)
         finally:
+            self.counts["retry_time_not_reached"] += asleep
             self.runners -= 1
 
     # -- one delivery run for one message ------------------------------------------------------------------
@@ -248,7 +253,10 @@ class Frontend(Server):
             return False
         records = self.retry.records
         # Another message's failure may have moved a record past its last cutoff (it then fails at once).
-        return all(records.get(key) is rec and not rec.expired for key, rec in item.records)
+        for key, rec in item.records:  # noqa: SIM110 - a loop is faster than all() over a generator here
+            if records.get(key) is not rec or rec.expired:
+                return False
+        return True
 
     def _addresses_due(self, item: Spooled) -> list[int]:
         """Recipients whose per-address retry time has come (Exim checks them before routing); those

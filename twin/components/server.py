@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from twin.components.base import Component
 from twin.components.station import Station
-from twin.scenario.distributions import Sampler
+from twin.scenario.distributions import batched
 
 
 class Server(Component):
@@ -26,7 +26,7 @@ class Server(Component):
             servers = spec.servers or attrs["cores"]
             self.station = Station(self.env, name, servers)
             draw = demand.draw_fn(model.streams.generator(f"{name}.demand"))
-            self._service = Sampler((lambda n: draw(n) / speed) if speed != 1.0 else draw)
+            self.service_time = batched((lambda n: draw(n) / speed) if speed != 1.0 else draw)
         disk = getattr(spec, "disk", None)
         self.disk: Station | None = None
         if disk is not None:
@@ -48,7 +48,7 @@ class QueueingStation(Component):
     def __init__(self, model, name, attrs, spec):
         super().__init__(model, name, attrs, spec)
         self.station = Station(self.env, name, spec.servers)
-        self._service = model.streams.sampler(f"{name}.service", spec.service)
+        self.service_time = model.streams.sampler(f"{name}.service", spec.service)
 
 
 class Internet(Component):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -22,30 +23,18 @@ from twin.scenario.quantities import Duration, Size
 BATCH = 4096
 
 
-class Sampler:
-    """Draws values one at a time from pre-drawn batches of a numpy Generator (cheap per call: the batch
-    is kept as a list of Python floats)."""
+Sampler = Callable[[], float]
 
-    __slots__ = ("_buf", "_draw", "_i")
 
-    def __init__(self, draw):
-        self._draw = draw
-        self._buf = self._batch()
-        self._i = 0
+def batched(draw: Callable[[int], np.ndarray]) -> Sampler:
+    """A sampler: one value per call, taken from batches ``draw(BATCH)``. The batches become lists of
+    Python floats handed out by a C-level iterator, so a call costs about as much as a list index."""
 
-    def _batch(self) -> list[float]:
-        return np.asarray(self._draw(BATCH), dtype=np.float64).tolist()
+    def batches():
+        while True:
+            yield np.asarray(draw(BATCH), dtype=np.float64).tolist()
 
-    def __call__(self) -> float:
-        i = self._i
-        if i == BATCH:
-            self._buf = self._batch()
-            i = 0
-        self._i = i + 1
-        return self._buf[i]
-
-    def many(self, n: int) -> np.ndarray:
-        return self._draw(n)
+    return itertools.chain.from_iterable(batches()).__next__
 
 
 class _Dist(BaseModel):
@@ -55,7 +44,7 @@ class _Dist(BaseModel):
         raise TypeError(type(self).__name__)
 
     def sampler(self, rng: np.random.Generator) -> Sampler:
-        return Sampler(self.draw_fn(rng))
+        return batched(self.draw_fn(rng))
 
     @property
     def mean(self) -> float:  # pragma: no cover - every subclass overrides

@@ -76,6 +76,9 @@ class Model:
         self.arrivals = InboundSource(self, inbound) if inbound is not None and inbound.enabled else None
         if self.arrivals is not None:
             self.sources.append(self.arrivals)
+            # Room for the expected rows plus a margin (bounces, notices, chance), so that the columns
+            # need not be copied as they grow: that copying is slow and doubles the memory for a moment.
+            self.ledger.reserve(int(1.1 * self.arrivals.expected_recipients()))
         self.faults = FaultInjector(self)
         self.probe = Probe(self, scenario.outputs.sample_interval, self.end)
         for comp in self.components.values():

@@ -77,10 +77,17 @@ class Ledger:
         # state, stage, node of each message.
         self._later: tuple[list, ...] = ([], [], [], [], [], [])
 
-    def _grow(self, need: int) -> None:
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` rows in all."""
+        if rows > len(self.cols["msg_id"]):
+            self._grow(rows, exact=True)
+
+    def _grow(self, need: int, exact: bool = False) -> None:
         cap = len(self.cols["msg_id"])
         while cap < need:
             cap *= 2
+        if exact:
+            cap = need
         for k, col in self.cols.items():
             new = np.empty(cap, dtype=col.dtype)
             new[: self.n] = col[: self.n]

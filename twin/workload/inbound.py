@@ -99,7 +99,11 @@ class InboundSource:
         self._codes = np.array([ledger.classes.code(f"inbound-{c.name}") for c in self.classes])
         self._senders = [c.senders for c in self.classes]
         self._t = self.start  # the start of the next hour to draw
-        self._hour: list[tuple] = []  # the drawn hour's messages not yet admitted, latest first
+        # The drawn hour's messages: one list per field (MESSAGE_FIELDS, then "mid", "class", "r0"), and
+        # the index of the next one to admit.
+        self._hour: dict[str, list] = {}
+        self._i = 0
+        self._n = 0
         self.next_at = math.inf
         self._begun = False
 
@@ -107,6 +111,18 @@ class InboundSource:
         """(weekday 0=Mon, hour) of simulated time ``t`` in the scenario's time zone."""
         when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.start_local.tzinfo)
         return when.weekday(), when.hour
+
+    def expected_recipients(self) -> float:
+        """The mean number of recipients the source will offer (for sizing the ledger up front)."""
+        total, t = 0.0, self.start
+        means = [max(1.0, c.spec.recipients.mean) for c in self.classes]
+        while t < self.stop:
+            span = min(HOUR - (t % HOUR), self.stop - t)
+            day, hour = self.local_slot(t)
+            factor = self.weekday[day] * span
+            total += sum(c.hourly[hour] * factor * m for c, m in zip(self.classes, means, strict=True))
+            t += span
+        return total
 
     def begin(self) -> None:
         """Draw the first hour (when the run starts)."""
@@ -138,27 +154,14 @@ class InboundSource:
             n_msgs = len(order)
             self.offered_messages += n_msgs
             self.offered_recipients += int(col["count"].sum())
-            hour_msgs = list(
-                zip(
-                    col["t"].tolist(),
-                    range(mid0, mid0 + n_msgs),
-                    which.tolist(),
-                    col["count"].tolist(),
-                    col["size"].tolist(),
-                    r0s.tolist(),
-                    col["blocklisted"].tolist(),
-                    col["bad_sender"].tolist(),
-                    col["spam"].tolist(),
-                    col["virus"].tolist(),
-                    col["attachment"].tolist(),
-                    strict=True,
-                )
-            )
-            hour_msgs.reverse()  # taken from the end
-            self._hour = hour_msgs
-            self.next_at = hour_msgs[-1][0]
+            hour = {f: col[f].tolist() for f in MESSAGE_FIELDS}
+            hour["mid"] = list(range(mid0, mid0 + n_msgs))
+            hour["class"] = which.tolist()
+            hour["r0"] = r0s.tolist()
+            self._hour, self._i, self._n = hour, 0, n_msgs
+            self.next_at = hour["t"][0]
             return
-        self._hour = []
+        self._hour, self._i, self._n = {}, 0, 0
         self.next_at = math.inf
 
     def admit(self, end: float) -> None:
@@ -170,28 +173,41 @@ class InboundSource:
         group = model.groups["frontend"]
         senders = self._senders
         peek = model.env.peek
-        hour = self._hour
         nxt = peek()
         while True:
-            at = hour[-1][0]
-            if at > nxt or at >= end:
-                break
-            at, mid, k, n, size, r0, blocked, bad, spam, virus, att = hour.pop()
-            opened = open_session(model, group, at, r0, n, None, blocked, bad)
-            if opened is not None:
-                mail = Mail(mid, r0, n, size, blocked, bad, spam, virus, att)
-                sender = journey(model, mail, group, senders[k], smtp_transaction, opened, at)
-                if opened.__class__ is int:  # a temporary error at connect: the sender decides at ``at``
-                    start_at(model.env, sender, at - model.env.now)
-                else:  # the session goes on; it waits for its own times
-                    start(sender)
-                nxt = peek()
-            if not hour:
-                self._next_hour()
-                hour = self._hour
-                if not hour:
+            h, i, last = self._hour, self._i, self._n
+            times, r0s, counts = h["t"], h["r0"], h["count"]
+            blocklisted, bad_sender = h["blocklisted"], h["bad_sender"]
+            while i < last:
+                at = times[i]
+                if at > nxt or at >= end:
+                    self._i = i
+                    self.next_at = at
                     return
-        self.next_at = at
+                r0, n, blocked, bad = r0s[i], counts[i], blocklisted[i], bad_sender[i]
+                opened = open_session(model, group, at, r0, n, None, blocked, bad)
+                if opened is not None:
+                    mail = Mail(
+                        h["mid"][i],
+                        r0,
+                        n,
+                        h["size"][i],
+                        blocked,
+                        bad,
+                        h["spam"][i],
+                        h["virus"][i],
+                        h["attachment"][i],
+                    )
+                    sender = journey(model, mail, group, senders[h["class"][i]], smtp_transaction, opened, at)
+                    if opened.__class__ is int:  # a temporary error at connect: the sender decides at ``at``
+                        start_at(model.env, sender, at - model.env.now)
+                    else:  # the session goes on; it waits for its own times
+                        start(sender)
+                    nxt = peek()
+                i += 1
+            self._next_hour()
+            if not self._n:
+                return
 
 
 MESSAGE_FIELDS = ("t", "count", "size", "blocklisted", "bad_sender", "spam", "virus", "attachment")

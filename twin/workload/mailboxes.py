@@ -34,7 +34,7 @@ class Mailboxes:
         self.status_of = self.status.tolist()
         self.quarantine_of = self.quarantine.tolist()
         self.quota = np.full(n, float(spec.quota))
-        usage = spec.usage.sampler(rng).many(n) if n else np.zeros(0)
+        usage = spec.usage.draw_fn(rng)(n) if n else np.zeros(0)
         self.usage = np.minimum(usage, self.quota * 0.999)
         over = rng.random(n) < spec.over_quota
         self.usage[over] = self.quota[over]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from twin.scenario.distributions import Sampler
+from twin.scenario.distributions import batched
 from twin.sim.retry import RetryDatabase, RetryLine, parse_rules
 
 
@@ -24,7 +24,7 @@ class RemoteSenders:
             retry_data_expire=math.inf,
             rng=streams.generator(f"workload.{name}.sender.retry"),
         )
-        self._u = Sampler(streams.generator(f"workload.{name}.sender.retrying").random)
+        self._u = batched(streams.generator(f"workload.{name}.sender.retrying").random)
 
     def will_retry(self) -> bool:
         """Drawn once per message, at its first refusal."""

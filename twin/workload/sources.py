@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from twin.scenario.distributions import Sampler
+from twin.scenario.distributions import batched
 from twin.scenario.schema import Source
 from twin.sim.flow import Message, journey
 from twin.workload.senders import RemoteSenders
@@ -18,7 +18,7 @@ class PoissonSource:
         streams = model.streams
         rng = streams.generator(f"workload.{spec.name}.arrivals")
         mean_gap = 1.0 / spec.rate
-        self._gap = Sampler(lambda n: rng.exponential(mean_gap, n))
+        self._gap = batched(lambda n: rng.exponential(mean_gap, n))
         self._rcpts = streams.sampler(f"workload.{spec.name}.recipients", spec.recipients)
         self._size = streams.sampler(f"workload.{spec.name}.size", spec.size)
         self.start = spec.start
