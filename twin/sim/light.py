@@ -15,11 +15,10 @@ from __future__ import annotations
 
 
 class LightProcess:
-    __slots__ = ("_generator", "_resume")
+    __slots__ = ("_generator",)
 
     def __init__(self, generator):
         self._generator = generator
-        self._resume = self.resume  # bound once: appended to each event's callbacks
 
     def resume(self, _event=None) -> None:
         generator = self._generator
@@ -29,7 +28,9 @@ class LightProcess:
             except StopIteration:
                 return
             if event.callbacks is not None:  # not yet processed: wait for it
-                event.callbacks.append(self._resume)
+                # A bound method made afresh: kept on self it would make a reference cycle, leaving every
+                # finished process to the cyclic garbage collector.
+                event.callbacks.append(self.resume)
                 return
 
 
