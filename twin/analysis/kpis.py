@@ -238,7 +238,7 @@ def compute_kpis(model, timeseries) -> dict:
     if model.mailboxes.count:
         out["mailboxes"] = {
             **model.mailboxes.summary(),
-            "usage_bytes": int(model.mailboxes.usage.sum()),
+            "usage_bytes": int(sum(model.mailboxes.usage)),
         }
     stores = {n: c.replies for n, c in model.components.items() if hasattr(c, "replies")}
     if stores:

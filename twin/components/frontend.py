@@ -39,15 +39,18 @@ LMTP_REASONS = {
 }
 
 
-class Spooled:
-    """A message on a frontend's spool; ``rows`` are the ledger rows of its undelivered recipients."""
+class Spooled(QueuedMessage):
+    """A message on a frontend's spool (with what the retry rules keep per message, ``QueuedMessage``);
+    ``rows`` are the ledger rows of its undelivered recipients."""
 
-    __slots__ = ("busy", "frozen", "group", "msg", "null_sender", "queued", "records", "rows", "wake")
+    __slots__ = ("busy", "frozen", "group", "msg", "null_sender", "records", "rows", "wake")
 
-    def __init__(self, msg: Message, group, queued: QueuedMessage, null_sender: bool, rows: list[int]):
+    def __init__(self, msg: Message, group, received: float, null_sender: bool, rows: list[int]):
+        self.received = received
+        self.warn = not null_sender  # no delay warnings about bounces and warnings
+        self.warnings_sent = 0
         self.msg = msg
         self.group = group
-        self.queued = queued
         self.rows = rows
         self.null_sender = null_sender  # bounces and warnings: never bounced again, never warned about
         self.busy = False  # a delivery run has it (Exim locks the message)
@@ -146,8 +149,7 @@ class Frontend(Server):
         """Take responsibility for ``msg`` (the 250 after DATA) for ``rows`` (default: all its recipients)
         and start its immediate delivery run (``run`` False: the caller runs ``run_delivery`` itself)."""
         rows = msg.rows if rows is None else rows
-        queued = QueuedMessage(received=self.env.now, warn=not null_sender)
-        item = Spooled(msg, group, queued, null_sender, rows)
+        item = Spooled(msg, group, self.env.now, null_sender, rows)
         self.counts["accepted"] += 1
         self.spool[msg.r0] = item
         self.spool_bytes += msg.size
@@ -199,14 +201,12 @@ class Frontend(Server):
             rows = self._addresses_due(item) if self.retry.records else item.rows
             if not rows:
                 counts["retry_time_not_reached"] += 1
-                if item.rows and item.queued.warning_due(self.env.now, self.warning_times):
+                if item.rows and item.warning_due(self.env.now, self.warning_times):
                     self._notify(item, "delay_warning")
                 self._sleep(item)
                 return
             key = ("host", item.group.name)
-            run = delivery_run(
-                self.retry, key, item.queued, self.env.now, item.group.connect, self.warning_times
-            )
+            run = delivery_run(self.retry, key, item, self.env.now, item.group.connect, self.warning_times)
             counts["attempts"] += run.attempted
             counts["refused"] += run.attempted and run.step is not Step.DELIVER
             counts["retry_time_not_reached"] += run.retry_time_not_reached
@@ -234,17 +234,16 @@ class Frontend(Server):
         db, col = self.retry, self.model.ledger.cols["mailbox"]
         recs = []
         # The ultimate address timeout, on Exim's whole-second clock.
-        wake = exim_time(item.queued.received) + db.line.final_cutoff + 1
+        wake = exim_time(item.received) + db.line.final_cutoff + 1
         for r in item.rows:
-            key = ("addr", int(col[r]))
+            key = int(col[r])
             rec = db.records.get(key)
             if rec is None or rec.expired:
                 return
             recs.append((key, rec))
             wake = min(wake, rec.next_try, rec.time_stamp + db.retry_data_expire + 1)
-        q = item.queued
-        if q.warn and self.warning_times:
-            wake = min(wake, q.received + next_warning(q.warnings_sent, self.warning_times))
+        if item.warn and self.warning_times:
+            wake = min(wake, item.received + next_warning(item.warnings_sent, self.warning_times))
         item.wake = wake
         item.records = tuple(recs)
 
@@ -264,11 +263,11 @@ class Frontend(Server):
         col, db, now = self.model.ledger.cols["mailbox"], self.retry, self.env.now
         due, failed = [], []
         for r in item.rows:
-            key = ("addr", int(col[r]))
+            key = int(col[r])
             if key not in db.records:
                 due.append(r)
                 continue
-            check = db.check(key, now, item.queued.received)
+            check = db.check(key, now, item.received)
             if check is Check.ATTEMPT:
                 due.append(r)
             elif check is not Check.DEFER:
@@ -292,7 +291,7 @@ class Frontend(Server):
             refused = set(temporary).union(r for r, _ in permanent) if temporary or permanent else ()
             for r in rows:
                 if r not in refused:
-                    db.succeeded(("addr", int(col[r])))
+                    db.succeeded(int(col[r]))
         if not temporary and not permanent:  # all delivered: what the general case below comes to
             item.rows = remaining
             if item.frozen or self.spool.get(msg.r0) is not item:
@@ -304,7 +303,7 @@ class Frontend(Server):
         for r, code in permanent:
             by_reason.setdefault(LMTP_REASONS[code], []).append(r)
         for r in temporary:
-            if db.failed(("addr", int(col[r])), now, item.queued.received, host_error=False):
+            if db.failed(int(col[r]), now, item.received, host_error=False):
                 by_reason.setdefault("retry timeout exceeded", []).append(r)
             else:
                 remaining.append(r)
@@ -316,7 +315,7 @@ class Frontend(Server):
         if remaining:
             item.rows = sorted(remaining)
             self.model.ledger.locate_rows(item.rows, self.code, self._spool_stage)
-            if item.queued.warning_due(now, self.warning_times):
+            if item.warning_due(now, self.warning_times):
                 self._notify(item, "delay_warning")
         else:
             self._unspool(item)

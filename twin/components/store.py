@@ -58,7 +58,7 @@ class Store(Server):
         boxes = model.mailboxes
         ledger = model.ledger
         col = ledger.cols["mailbox"]
-        status, usage, quota = boxes.status_of, boxes.usage, boxes.quota
+        status, usage, quota = boxes.status_of, boxes.usage, boxes.quota_of
         temporary, permanent = [], []
         replies = self.replies
         for r in rows:

@@ -153,7 +153,8 @@ class Check(Enum):
 @dataclass
 class RetryDatabase:
     """Exim's retry hints: one record per failing host (connection and host errors) or address (4xx to RCPT),
-    shared by every message for that host or address."""
+    shared by every message for that host or address. Keys are the caller's: the frontends use
+    ``("host", name)`` for hosts and the mailbox number (an int) for addresses."""
 
     line: RetryLine
     retry_interval_max: float = RETRY_INTERVAL_MAX

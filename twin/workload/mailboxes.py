@@ -6,7 +6,8 @@ mailbox at the store: ``550 5.1.1`` at LMTP, stage 10). Independently, a mailbox
 that grows with every delivery (Cyrus lets one message push a mailbox over its quota; the next gets
 ``452 4.2.2``, stage 11), and a flag for the spam quarantine (stage 7).
 
-Everything is a numpy array indexed by mailbox number; the ledger's ``mailbox`` column holds that number.
+Everything is indexed by mailbox number (numpy arrays, and lists where the stages read or change one
+mailbox at a time); the ledger's ``mailbox`` column holds that number.
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ class Mailboxes:
         self.quarantine_of = self.quarantine.tolist()
         self.quota = np.full(n, float(spec.quota))
         usage = spec.usage.draw_fn(rng)(n) if n else np.zeros(0)
-        self.usage = np.minimum(usage, self.quota * 0.999)
+        usage = np.minimum(usage, self.quota * 0.999)
         over = rng.random(n) < spec.over_quota
-        self.usage[over] = self.quota[over]
+        usage[over] = self.quota[over]
+        # Usage changes with every delivery, one mailbox at a time: a list (bytes per mailbox).
+        self.usage: list[float] = usage.tolist()
+        self.quota_of = self.quota.tolist()
         # Popularity: address i (in a random order) receives mail with weight rank^-popularity.
         ranks = rng.permutation(n) + 1.0
         weights = ranks**-spec.popularity if spec.popularity > 0 else np.ones(n)
@@ -56,11 +60,12 @@ class Mailboxes:
     def _expunge(self, env, spec):
         while True:
             yield env.timeout(spec.every)
-            full = np.flatnonzero(self.usage >= self.quota)
+            full = np.flatnonzero(np.asarray(self.usage) >= self.quota)
             if not len(full):
                 continue
             chosen = full[self._expunge_rng.random(len(full)) < spec.share]
-            self.usage[chosen] = self.quota[chosen] * spec.to
+            for box, left in zip(chosen.tolist(), (self.quota[chosen] * spec.to).tolist(), strict=True):
+                self.usage[box] = left
             self.expunged += len(chosen)
 
     def summary(self) -> dict:
@@ -69,6 +74,6 @@ class Mailboxes:
             "count": self.count,
             **{name: int(counts[i]) for i, name in enumerate(STATUS_NAMES)},
             "quarantine": int(self.quarantine.sum()),
-            "over_quota_now": int((self.usage >= self.quota).sum()),
+            "over_quota_now": int((np.asarray(self.usage) >= self.quota).sum()),
             "expunged": self.expunged,
         }
