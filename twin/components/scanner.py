@@ -30,12 +30,9 @@ class Scanner(Server):
             return True
         return self.env.now - central.down_since < self.grace
 
-    def accepts(self) -> bool:
-        return (
-            self.concurrency is None
-            or self.station is None
-            or self.station.admits(self.concurrency, self.env.now)
-        )
+    def accepts(self, now: float) -> bool:
+        """Whether a milter connection made at ``now`` is taken (fewer than ``concurrency`` scans)."""
+        return self.concurrency is None or self.station is None or self.station.admits(self.concurrency, now)
 
 
 def perlmx_header(score: int) -> str:

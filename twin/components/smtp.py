@@ -253,7 +253,7 @@ def _scan(fe, mail, st, now: float):
     sc = fe.scanners.connect()
     if sc is None:
         return st.scan_unreachable, now, None
-    if not sc.accepts():
+    if not sc.accepts(now):
         return st.scan_busy, now, sc
     if sc.station is None:
         return None, now, sc

@@ -43,7 +43,11 @@ class Mail(Message):
     __slots__ = ("attachment", "bad_sender", "blocklisted", "live", "spam", "spooled", "virus")
 
     def __init__(self, msg_id, r0, n, size, blocklisted, bad_sender, spam, virus, attachment):
-        super().__init__(msg_id, r0, n, size)
+        # Message's fields set here rather than through super().__init__: one call less per message.
+        self.id = msg_id
+        self.r0 = r0
+        self.n = n
+        self.size = size
         self.blocklisted = blocklisted
         self.bad_sender = bad_sender
         self.spam = spam  # PureMessage probability, percent
