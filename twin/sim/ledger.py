@@ -84,10 +84,10 @@ class Ledger:
 
     def _grow(self, need: int, exact: bool = False) -> None:
         cap = len(self.cols["msg_id"])
-        while cap < need:
-            cap *= 2
         if exact:
             cap = need
+        while cap < need:
+            cap *= 2
         for k, col in self.cols.items():
             new = np.empty(cap, dtype=col.dtype)
             new[: self.n] = col[: self.n]
