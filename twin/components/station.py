@@ -104,16 +104,6 @@ class Station:
         env = self.env
         yield env.timeout(self.assign(service_time) - env.now)
 
-    def serve_within(self, service_time: float, patience: float):
-        """``serve``, but give up after waiting ``patience``: a generator returning True if served."""
-        env = self.env
-        end = self.assign_within(service_time, patience)
-        if end is None:
-            yield env.timeout(patience)
-            return False
-        yield env.timeout(end - env.now)
-        return True
-
     # -- state at a time -----------------------------------------------------------------------------------
 
     def _prune(self, now: float) -> None:
