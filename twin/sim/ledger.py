@@ -269,3 +269,27 @@ class Ledger:
             df["state"].to_numpy().astype(np.int32), categories=list(STATES)
         )
         return df
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A hash of a ledger's content, column by column in ``COLUMNS`` order: the same rows with the same
+    values give the same hash, whatever the dtypes or the order of a categorical's categories."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in COLUMNS:
+        col = frame[name]
+        h.update(name.encode())
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            names = np.asarray(col.cat.categories, dtype=object)
+            order = np.argsort(names.astype(str), kind="stable")
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            codes = col.cat.codes.to_numpy()
+            h.update("\x1f".join(names[order].astype(str)).encode())
+            h.update(np.where(codes < 0, -1, rank[codes]).astype(np.int64).tobytes())
+        elif np.issubdtype(col.dtype, np.floating):
+            h.update(col.to_numpy(dtype=np.float64).tobytes())
+        else:
+            h.update(col.to_numpy(dtype=np.int64).tobytes())
+    return h.hexdigest()
