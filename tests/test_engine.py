@@ -37,7 +37,7 @@ def test_same_seed_gives_an_identical_ledger_and_another_seed_does_not(baseline_
 def test_advancing_in_steps_gives_the_ledger_of_one_run(baseline_30m):
     # Arrivals are merged with SimPy's events by the run loop; stopping and resuming it anywhere (even
     # between an arrival and the events it causes) must not change what happens.
-    from twin.sim.engine import Model
+    from twin.model import Model
 
     whole = twin.simulate(baseline_30m, seed=5)
     model = Model(baseline_30m, seed=5)
@@ -161,7 +161,7 @@ def test_multi_recipient_messages_travel_together():
 
 def test_the_conservation_check_catches_violations():
     from twin.analysis.kpis import recipients_and_conservation
-    from twin.sim.engine import Model
+    from twin.model import Model
     from twin.sim.ledger import STATE_CODE
 
     sc = twin.scenario_from_dict(

@@ -17,7 +17,7 @@ RUNS = {
     # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "cb39f221d29f36cb576f010a15ad69188f131ed389209ba262c2ff834eb661f0",
+        "308734819d674250bce1343207df6912cbcee612480814ecb078c3276bc3bfd7",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices.
@@ -29,7 +29,7 @@ RUNS = {
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
         ],
-        "17ea429a2d097e720a8bdd3fd0ec29a9c52329ad97984985370571e245cd735d",
+        "fe4b19b18b321a4f87325bdfe27f7a2c50530f5bfcef4285b819b2a67442932e",
     ),
 }
 

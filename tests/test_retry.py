@@ -8,17 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from twin.sim.retry import (
-    Check,
-    QueuedMessage,
-    RetryConfigError,
-    RetryDatabase,
-    parse_delay_warning,
-    parse_retry_line,
-    parse_rules,
-    retry_schedule,
-    warnings_due,
-)
+from twin.exim.queue import QueuedMessage, parse_delay_warning, retry_schedule, warnings_due
+from twin.exim.retry import Check, RetryConfigError, RetryDatabase, parse_retry_line, parse_rules
 
 M, H, D = 60.0, 3600.0, 86400.0
 EXIM_DEFAULT = "F,2h,15m; G,16h,1h,1.5; F,4d,6h"
@@ -206,7 +197,7 @@ def test_schedule_warnings_come_with_queue_runs():
 
 
 def test_next_warning_is_the_inverse_of_warnings_due():
-    from twin.sim.retry import next_warning, warnings_due
+    from twin.exim.queue import next_warning, warnings_due
 
     for times in ((86400.0,), (4 * 3600.0, 8 * 3600.0, 24 * 3600.0), (3600.0, 7200.0)):
         for sent in range(6):

@@ -8,7 +8,7 @@ import pytest
 import twin
 from tests.helpers import simulate
 from tests.mail import mail_platform
-from twin.sim.engine import Model
+from twin.model import Model
 
 M = 60.0
 

@@ -80,10 +80,16 @@ def test_drawing_writes_a_png(tmp_path):
 
 
 def test_components_are_given_their_neighbours_from_the_graph():
-    from twin.sim.engine import Model
+    from twin.model import Model
 
     model = Model(load_scenario(BASELINE), seed=1)
     fe4 = model.components["fe4"]
+    scanners = ["scan1", "scan2", "scan3", "scan4"]
     assert fe4.links["store"] == 0.0002 and fe4.links["internet"] == 0.03
-    assert set(fe4.depends_on) == {"ldap1", "ldap2", "ldap3", "kdc"}
+    assert set(fe4.depends_on) == {"ldap1", "ldap2", "ldap3", "kdc", "dnsbl", "store", *scanners}
     assert model.components["scan2"].depends_on == ["scan-central"]
+    # Peers are found through the graph: the scanners through the balancer's virtual address.
+    groups = model.groups
+    assert fe4.peer("scanner") is groups["scanner"] and fe4.peer("ldap") is groups["ldap"]
+    assert fe4.peer("internet") is groups["internet"] and fe4.peer("replica") is None
+    assert model.components["store"].peer("san") is groups["san"]

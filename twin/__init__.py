@@ -22,8 +22,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 def simulate(scenario: Scenario, seed: int = 0, progress=None):
     """Run a scenario once and return its Results (a pure function of scenario, seed and code version)."""
     from twin.analysis.kpis import compute_kpis
+    from twin.model import Model
     from twin.results import Results, run_info
-    from twin.sim.engine import Model
 
     model = Model(scenario, seed=seed)
     model.run(progress=progress)

@@ -213,7 +213,8 @@ def cmd_topology(args) -> int:
 
 
 def cmd_retry_schedule(args) -> int:
-    from twin.sim.retry import RetryConfigError, parse_delay_warning, parse_retry_line, retry_schedule
+    from twin.exim.queue import parse_delay_warning, retry_schedule
+    from twin.exim.retry import RetryConfigError, parse_retry_line
     from twin.sim.streams import Streams
     from twin.units import UnitError, format_duration, parse_duration
 

@@ -3,7 +3,9 @@
 Edge kinds (the key of each edge in the MultiDiGraph):
 - ``link``: a network path messages or requests travel, with its one-way ``latency``;
 - ``runs_on``: a virtual server runs on an ESX host (a host failure takes its VMs down);
-- ``depends_on``: a component needs another to work (frontend -> LDAP, scanner -> central, store -> SAN).
+- ``depends_on``: a component needs another to work (frontend -> LDAP, scanner -> central, store -> SAN);
+  the edge carries ``effect`` (what the dependent does while no instance of the dependency can be
+  reached) and ``modelled`` (whether the simulation does it yet: ``DEPENDENCIES``).
 
 Which classes talk to which is the documented architecture (PLATFORM.md §1-2, the seed's figure 1);
 how many of each there are, and on what hardware, comes from the scenario.
@@ -11,6 +13,7 @@ how many of each there are, and on what hardware, comes from the scenario.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import cycle
 from pathlib import Path
 
@@ -59,14 +62,88 @@ LINKS = (
     ("store", "replica", False),  # rolling sync_client replication, ~5 min behind (seed §2)
     ("lists", "ldap", False),
 )
-DEPENDS = (
-    ("frontend", "ldap"),
-    ("frontend", "kdc"),
-    ("scanner", "scan_central"),
-    ("store", "san"),
-    ("replica", "san"),
-    ("store", "kdc"),
-    ("lists", "ldap"),
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A documented dependency between classes: what ``dependent`` does while no instance of ``on`` can be
+    reached. A dependency on several instances (three LDAP servers, SAN paths) fails only when all are
+    down. ``modelled`` False: the effect is documented but not simulated yet (the run says so)."""
+
+    dependent: str
+    on: str
+    effect: str
+    modelled: bool
+    test: str = ""  # the test that pins the effect down
+
+
+DEPENDENCIES = (
+    Dependency(
+        "frontend",
+        "blocklist",
+        "4xx at connect ('blocklist unreachable'); the remote sender retries or gives up",
+        True,
+        "tests/test_stages.py::test_an_unreachable_blocklist_gives_a_temporary_error",
+    ),
+    Dependency(
+        "frontend",
+        "ldap",
+        "4xx at RCPT ('ldap unreachable'); the remote sender retries or gives up",
+        True,
+        "tests/test_stages.py::test_the_directory_down_means_4xx_at_rcpt",
+    ),
+    Dependency(
+        "frontend",
+        "scanner",
+        "the milter call fails: 4xx after DATA ('scan unreachable')",
+        True,
+        "tests/test_stages.py::test_a_scan_cluster_that_is_down_gives_4xx",
+    ),
+    Dependency(
+        "frontend",
+        "store",
+        "LMTP deliveries fail: accepted mail waits on the frontends' spools under Exim's retry rules",
+        True,
+        "tests/test_queue.py::test_a_store_outage_fills_the_spool_and_the_queue_runs_empty_it",
+    ),
+    Dependency(
+        "frontend",
+        "kdc",
+        "authenticated SMTP submission fails (no submission traffic is modelled yet)",
+        False,
+    ),
+    Dependency(
+        "scanner",
+        "scan_central",
+        "answers stay valid for the grace (seed: 2 h), then 4xx after DATA ('scan invalid')",
+        True,
+        "tests/test_stages.py::test_scanners_answer_for_two_hours_without_the_central_server",
+    ),
+    Dependency(
+        "store",
+        "san",
+        "LMTP answers 451 4.3.0 to every recipient: mail waits on the frontends' spools and drains after",
+        True,
+        "tests/test_dependencies.py::test_a_san_outage_stops_deliveries_and_the_spools_drain_after",
+    ),
+    Dependency(
+        "store",
+        "kdc",
+        "IMAP/POP logins fail (no client sessions are modelled yet)",
+        False,
+    ),
+    Dependency(
+        "replica",
+        "san",
+        "replication stops (the replica is not modelled yet)",
+        False,
+    ),
+    Dependency(
+        "lists",
+        "ldap",
+        "list expansion fails (Mailman is not modelled yet)",
+        False,
+    ),
 )
 
 
@@ -133,11 +210,11 @@ def build_topology(sc: Scenario) -> nx.MultiDiGraph:
             for v in by_class.get(b, []):
                 if u != v:
                     g.add_edge(u, v, key="link", latency=wan if over_internet else lan)
-    for a, b in DEPENDS:
-        for u in by_class.get(a, []):
-            for v in by_class.get(b, []):
+    for dep in DEPENDENCIES:
+        for u in by_class.get(dep.dependent, []):
+            for v in by_class.get(dep.on, []):
                 if u != v:
-                    g.add_edge(u, v, key="depends_on")
+                    g.add_edge(u, v, key="depends_on", effect=dep.effect, modelled=dep.modelled)
     for name, data in list(g.nodes(data=True)):
         if data.get("host"):
             g.add_edge(name, data["host"], key="runs_on")
@@ -160,6 +237,13 @@ def _host_model(sc: Scenario, host: str) -> str:
         if cls == "esx" and name == host:
             return member.hardware
     raise KeyError(host)
+
+
+def dependencies(g: nx.MultiDiGraph) -> list[Dependency]:
+    """The documented dependencies between the classes present in ``g``, in ``DEPENDENCIES`` order."""
+    kind = g.nodes
+    present = {(kind[u]["kind"], kind[v]["kind"]) for u, v, k in g.edges(keys=True) if k == "depends_on"}
+    return [d for d in DEPENDENCIES if (d.dependent, d.on) in present]
 
 
 def members_of(g: nx.MultiDiGraph, kind: str) -> list[str]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import twin
-from twin.analysis.replications import replicate
 from twin.analysis.statistics import Estimate, confidence_interval
+from twin.experiments.replications import replicate
 
 LEVEL = 0.999
 REPLICATIONS = 20

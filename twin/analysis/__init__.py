@@ -1,1 +1,1 @@
-"""Analysis: KPIs from a run, queueing theory to validate against, statistics over replications."""
+"""Analysis: KPIs from a run, queueing theory to validate against, confidence intervals."""

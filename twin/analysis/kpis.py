@@ -1,4 +1,7 @@
-"""KPIs of one run, computed from the ledger columns and the stations' statistics."""
+"""KPIs of one run: what the ledger says (recipients by state, class and stage, latencies, the funnel,
+the quality figures), what each part of the model reports about itself (``Component.results`` and the
+services' ``results``: stations, queues, LMTP replies, the SMTP service, …), the incidents and the
+conservation check. This module only collects: it knows no component's internals."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import math
 
 import numpy as np
 
+from twin.components.scanner import subject_tag
 from twin.scenario.schema import STATES
 from twin.sim.ledger import PENDING
 
@@ -21,7 +25,7 @@ def recipients_and_conservation(model) -> tuple[dict[str, int], dict]:
     ledger = model.ledger
     counts = ledger.state_counts()
     offered_by_sources = sum(s.offered_recipients for s in model.sources)
-    generated = model.generated_recipients
+    generated = ledger.generated
     state = ledger.column("state")
     t_final = ledger.column("t_final")
     final_known = ~np.isnan(t_final)
@@ -103,19 +107,20 @@ def funnel(model, rows: np.ndarray) -> list[dict]:
     return out
 
 
-def service_quality(model, inbound: np.ndarray) -> dict:
-    """SPECmail2001-style quality figures against the targets in ``outputs.quality``."""
+def service_quality(model, inbound: np.ndarray, smtp: dict) -> dict:
+    """SPECmail2001-style quality figures against the targets in ``outputs.quality``; ``smtp`` is the SMTP
+    service's block (its replies and transactions)."""
     q = model.scenario.outputs.quality
     ledger = model.ledger
-    replies = np.frombuffer(model.smtp_replies, dtype=float) if len(model.smtp_replies) else np.zeros(0)
     state = ledger.column("state")
     delivered = inbound & (state == STATES.index("delivered"))
     delivery = (ledger.column("t_final") - ledger.column("t_offered"))[delivered]
-    transactions = model.transactions
-    tempfails = sum(model.tempfails.values())
+    transactions = smtp["transactions"]
+    tempfails = sum(smtp["temporary_errors_by_stage"].values())
+    replies = smtp["replies"]
     figures = {
-        "replies": len(replies),
-        "replies_within_share": float((replies <= q.reply_within).mean()) if len(replies) else None,
+        "replies": replies,
+        "replies_within_share": smtp["replies_within_target"] / replies if replies else None,
         "deliveries": int(delivered.sum()),
         "deliveries_within_share": float((delivery <= q.delivery_within).mean()) if len(delivery) else None,
         "transactions": transactions,
@@ -139,23 +144,70 @@ def _inbound_originals(model) -> np.ndarray:
     return (ledger.column("origin") == code) & (ledger.column("parent_id") == -1)
 
 
-def smtp_summary(model) -> dict:
+def tags(model) -> dict:
+    """Stage 8 from the ledger: delivered recipients by the subject tag their score gave them."""
     ledger = model.ledger
     score = ledger.column("spam_score")
     delivered = ledger.column("state") == STATES.index("delivered")
-    spam = model.scenario.policies.spam
+    by_score = np.bincount(score[delivered & (score >= 0)].astype(np.int64), minlength=101)
+    by_tag: dict[str, int] = {}
+    for s, n in enumerate(by_score.tolist()):
+        tag = subject_tag(s, model.scenario.policies.spam)
+        by_tag[tag] = by_tag.get(tag, 0) + n
     return {
-        "transactions": model.transactions,
-        "reached_data": model.data_transfers,
-        "temporary_errors_by_stage": {
-            ledger.stages.names[c]: n for c, n in sorted(model.tempfails.items(), key=lambda kv: -kv[1])
-        },
-        "delivered_tagged_spam_sure": int((delivered & (score >= spam.tag_sure)).sum()),  # {SPAM!}
-        "delivered_tagged_spam_maybe": int(
-            (delivered & (score >= spam.tag_maybe) & (score < spam.tag_sure)).sum()
-        ),  # {SPAM?}
+        "delivered_tagged_spam_sure": by_tag.get("{SPAM!}", 0),
+        "delivered_tagged_spam_maybe": by_tag.get("{SPAM?}", 0),
         "scanned_recipients": int((score >= 0).sum()),
     }
+
+
+def incidents(model) -> list[dict]:
+    """Each outage of a node, with what it does: the node's own effect and its dependents' (the
+    ``depends_on`` edges into it), each marked whether the model simulates it yet."""
+    graph = model.graph
+    out = []
+    for i in model.faults.incidents:
+        dependents = sorted(
+            {
+                (graph.nodes[u]["kind"], d["effect"], d["modelled"])
+                for u, _, k, d in graph.in_edges(i.target, keys=True, data=True)
+                if k == "depends_on"
+            }
+        )
+        out.append(
+            {
+                "target": i.target,
+                "class": i.kind,
+                "start_s": i.start,
+                "end_s": _finite(i.end),
+                "duration_s": (i.end if not math.isnan(i.end) else model.end) - i.start,
+                "cause": i.cause,
+                "effect": model.components[i.target].OUTAGE,
+                "dependents": [{"class": c, "effect": e, "modelled": m} for c, e, m in dependents],
+            }
+        )
+    return out
+
+
+def collect(model, timeseries) -> dict[str, dict]:
+    """The blocks the parts report: a component's entry goes under its node name, a service's block
+    stands as it is. Stations get their highest sampled utilisation from the time series."""
+    out: dict[str, dict] = {}
+    for comp in model.components.values():
+        for block, entry in comp.results().items():
+            out.setdefault(block, {})[comp.name] = entry
+    peaks = (
+        timeseries.groupby("component", observed=True)["utilisation"].max().to_dict()
+        if len(timeseries)
+        else {}
+    )
+    for name, entry in out.get("components", {}).items():
+        for k, v in entry.items():
+            entry[k] = _finite(v)
+        entry["utilisation_peak"] = _finite(peaks.get(name, float("nan")))
+    for service in model.services:
+        out.update(service.results())
+    return out
 
 
 def compute_kpis(model, timeseries) -> dict:
@@ -172,45 +224,7 @@ def compute_kpis(model, timeseries) -> dict:
     for c, name in enumerate(ledger.classes.names):
         lat[name] = _latency(latency[delivered & (classes == c)])
 
-    components = {}
-    peaks = (
-        timeseries.groupby("component", observed=True)["utilisation"].max().to_dict()
-        if len(timeseries)
-        else {}
-    )
-    for name, comp in model.components.items():
-        st = comp.station
-        if st is None:
-            continue
-        s = st.summary(model.end)
-        components[name] = {
-            "kind": comp.attrs["kind"],
-            **{k: _finite(v) for k, v in s.items()},
-            "utilisation_peak": _finite(peaks.get(name, float("nan"))),
-        }
-    queues = {}
-    for name, comp in model.components.items():
-        if comp.spool is None:
-            continue
-        series = timeseries[timeseries["component"] == name] if len(timeseries) else timeseries
-        queues[name] = {
-            "sessions": getattr(comp, "sessions", 0),
-            **comp.counts,
-            "spool_at_end": len(comp.spool),
-            "spool_peak_messages": int(series["spool_messages"].max()) if len(series) else 0,
-            "spool_peak_bytes": int(series["spool_bytes"].max()) if len(series) else 0,
-        }
-    incidents = [
-        {
-            "target": i.target,
-            "class": i.kind,
-            "start_s": i.start,
-            "end_s": _finite(i.end),
-            "duration_s": (i.end if not math.isnan(i.end) else model.end) - i.start,
-            "cause": i.cause,
-        }
-        for i in model.faults.incidents
-    ]
+    blocks = collect(model, timeseries)
     out = {
         "scenario": model.scenario.meta.name,
         "seed": model.seed,
@@ -222,29 +236,20 @@ def compute_kpis(model, timeseries) -> dict:
         "by_traffic_class": _by(classes, ledger.classes.names, state),
         "by_stage": _by(ledger.column("stage"), ledger.stages.names, state),
         "delivery_latency": lat,
-        "components": components,
-        "queues": queues,
-        "incidents": incidents,
+        "components": blocks.pop("components", {}),
+        "queues": blocks.pop("queues", {}),
+        "incidents": incidents(model),
     }
     inbound = _inbound_originals(model)
-    if inbound.any():
+    smtp = blocks.pop("smtp", None)
+    if inbound.any() and smtp is not None:
         out["funnel"] = {"inbound": funnel(model, inbound)}
-        classes_all = ledger.column("traffic_class")
         for c, name in enumerate(ledger.classes.names):
             if name.startswith("inbound-"):
-                out["funnel"][name] = funnel(model, inbound & (classes_all == c))
-        out["service_quality"] = service_quality(model, inbound)
-        out["smtp"] = smtp_summary(model)
-    if model.mailboxes.count:
-        out["mailboxes"] = {
-            **model.mailboxes.summary(),
-            "usage_bytes": int(sum(model.mailboxes.usage)),
-        }
-    stores = {n: c.replies for n, c in model.components.items() if hasattr(c, "replies")}
-    if stores:
-        out["lmtp_replies"] = stores
-    if model.balancer is not None:
-        out["balancer"] = {"active": model.balancer.active.name, "takeovers": model.balancer.takeovers}
+                out["funnel"][name] = funnel(model, inbound & (classes == c))
+        out["service_quality"] = service_quality(model, inbound, smtp)
+        out["smtp"] = {**smtp, **tags(model)}
+    out.update(blocks)
     return out
 
 

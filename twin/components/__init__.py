@@ -1,4 +1,5 @@
-"""One component class per kind of topology node."""
+"""One component class per kind of topology node (``REGISTRY``); classes without their own protocol are
+plain ``Server``s. Adding a kind: docs/architecture.md, "Adding a component"."""
 
 from twin.components.balancer import LoadBalancer
 from twin.components.base import Component, Group
@@ -8,7 +9,7 @@ from twin.components.server import Internet, QueueingStation, Server
 from twin.components.station import Station
 from twin.components.store import Store
 
-# Node kind -> component class. Mail classes share the Server machinery until their own behaviour lands.
+# Node kind -> component class.
 REGISTRY: dict[str, type[Component]] = {
     "internet": Internet,
     "station": QueueingStation,

@@ -22,32 +22,48 @@ from twin.components.base import Component
 
 
 class LoadBalancer(Component):
-    def changed(self) -> None:
-        super().changed()
-        pair = self.model.balancer
-        if pair is not None:
-            pair.unit_changed(self)
+    OUTAGE = (
+        "the standby unit takes over after the takeover time; until then, and while both units are down, "
+        "no connection to the classes behind the balancer gets through"
+    )
+
+    def __init__(self, ctx, name, attrs, spec):
+        super().__init__(ctx, name, attrs, spec)
+        self.pair: BalancerPair | None = None
+
+    def went_down(self) -> None:
+        super().went_down()
+        self.pair.unit_changed(self)
+
+    def came_up(self) -> None:
+        super().came_up()
+        self.pair.unit_changed(self)
 
 
 class BalancerPair:
-    def __init__(self, model, units: list[Component], spec):
-        self.model = model
-        self.env = model.env
+    """The redundant pair: the units of the ``load_balancer`` class, in front of the groups it serves."""
+
+    name = "balancer"
+
+    def __init__(self, ctx, units: list[LoadBalancer], served: list, spec):
+        self.env = ctx.env
         self.units = units
         self.spec = spec
         self.active = units[0]
         self.available = True
         self.takeovers = 0
-        self._phase_rng = model.streams.generator("load_balancer.keepalive_phase")
+        for unit in units:
+            unit.pair = self
+        self._phase_rng = ctx.streams.generator("load_balancer.keepalive_phase")
         self._phase: dict[str, float] = {}
-        self.served = []
-        for cls in spec.serves:
-            group = model.groups.get(cls)
-            if group is not None:
-                group.gate = self
-                self.served.append(group)
-                for m in group.members:
-                    self._phase[m.name] = float(self._phase_rng.random()) * spec.keepalive_interval
+        self.served = served
+        for group in served:
+            group.gate = self
+            for m in group.members:
+                self._phase[m.name] = float(self._phase_rng.random()) * spec.keepalive_interval
+
+    def results(self) -> dict[str, dict]:
+        return {"balancer": {"active": self.active.name, "takeovers": self.takeovers}}
 
     # -- keepalive health of the backends ------------------------------------------------------------------
 

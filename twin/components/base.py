@@ -1,49 +1,71 @@
 """What every component is: a node of the topology with its scenario section, random streams and
-neighbours, turned into SimPy behaviour.
+neighbours, turned into SimPy behaviour. ``docs/architecture.md`` ("Adding a component") is the recipe;
+this module is the contract it refers to.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 from twin.components.station import Station
 from twin.scenario.distributions import batched
 from twin.scenario.schema import TERMINAL_STATES
+from twin.sim.context import Context
 from twin.sim.ledger import STATE_CODE
-
-if TYPE_CHECKING:
-    from twin.sim.engine import Model
 
 
 class Component:
-    """One node. Subclasses set ``station`` if the node does queued work, and may add processes.
+    """One node. The model calls, in this order:
 
-    ``links`` maps each neighbour reachable over the network to the link's one-way latency;
-    ``depends_on`` lists the nodes this one needs to work (both read from the topology graph).
+    1. ``__init__(ctx, name, attrs, spec)``: read the node's attributes (``attrs``: kind, cores, speed…)
+       and its class's scenario section (``spec``); draw only from streams named after ``name``;
+    2. ``wire(groups)``: find the peers through the graph. ``peers`` are the classes this node reaches over
+       ``link`` edges (directly, or through the load balancer in front of them), ``needs`` the classes it
+       ``depends_on``; both map a class to the ``Group`` of its instances;
+    3. ``start()``: start its own processes;
+    4. during the run, ``went_down()`` / ``came_up()`` from the fault injector. While a node is down it does
+       nothing: ``boot`` counts its failures, so work that began before one (a session waiting on a
+       timeout) sees that the node it used is gone and is cut as its protocol says;
+    5. at the end, ``results()``: the node's own KPI blocks; during the run, ``gauges()``: the values of
+       ``GAUGES`` the probe samples.
+
+    A subclass sets ``station`` if the node does queued work, ``OUTAGE`` to say what its outage does, and
+    adds what its protocol needs.
     """
 
-    def __init__(self, model: Model, name: str, attrs: dict[str, Any], spec: Any):
-        self.model = model
-        self.env = model.env
+    GAUGES: ClassVar[tuple[str, ...]] = ()  # instant values the probe samples, besides the station's
+    OUTAGE: ClassVar[str] = "does no work while it is down"
+    spools_mail: ClassVar[bool] = False  # an MTA that takes responsibility for mail (frontends)
+    protocol: ClassVar[str] = "smtp"  # what a frontend speaks to it when it delivers there
+
+    def __init__(self, ctx: Context, name: str, attrs: dict[str, Any], spec: Any):
+        self.ctx = ctx
+        self.env = ctx.env
         self.name = name
         self.attrs = attrs
+        self.kind = attrs["kind"]
         self.spec = spec
-        self.code = model.ledger.nodes.code(name)
+        ledger = ctx.ledger
+        self.code = ledger.nodes.code(name)
         # What senders address: a generic station by its name, a platform instance by its class.
-        self.group = name if attrs["kind"] == "station" else attrs["kind"]
-        self.stage = model.ledger.stages.code(self.group)
-        graph = model.graph
+        self.group = name if self.kind == "station" else self.kind
+        self.stage = ledger.stages.code(self.group)
+        graph = ctx.graph
         self.links = {
             v: d.get("latency", 0.0)
             for _, v, k, d in graph.out_edges(name, keys=True, data=True)
             if k == "link"
         }
         self.depends_on = [v for _, v, k in graph.out_edges(name, keys=True) if k == "depends_on"]
+        self.peers: dict[str, Group] = {}
+        self.needs: dict[str, Group] = {}
         self.station: Station | None = None
+        self.cluster: Group | None = None  # the group of this node's class (set by the Group)
         self.down_causes = 0  # active reasons this node is down (its own fault, its ESX host's)
-        self.spool = None  # an MTA's spool of accepted, undelivered mail (frontends)
+        self.boot = 0  # failures so far: work that began under an earlier boot was cut
+        self.next_down = float("inf")  # the next failure the fault injector has planned for this node
         # The seconds one customer's work takes here: a sampler (a C-level callable; no Python frame per
         # call) if the class has a demand, else float, whose float() is 0.0.
         self.service_time: Callable[[], float] = float
@@ -52,8 +74,23 @@ class Component:
         self._exit = STATE_CODE["delivered"]
         self._u = None
 
-    def wire(self) -> None:
-        """Resolve routing targets to groups (or terminal states) once all components exist."""
+    # -- wiring ------------------------------------------------------------------------------------------
+
+    def wire(self, groups: dict[str, Group]) -> None:
+        """Find the peers through the graph, and resolve routing targets (to peers or terminal states)."""
+        graph = self.ctx.graph
+        kinds = graph.nodes
+        for v in self.links:
+            kind = kinds[v]["kind"]
+            target = v if kind == "station" else kind
+            self.peers[target] = groups[target]
+            if kind == "load_balancer":  # the classes behind the balancer's virtual addresses
+                for _, w, k in graph.out_edges(v, keys=True):
+                    behind = kinds[w]["kind"]
+                    if k == "link" and behind != self.kind and behind != "load_balancer":
+                        self.peers[behind] = groups[behind]
+        for v in self.depends_on:
+            self.needs[kinds[v]["kind"]] = groups[kinds[v]["kind"]]
         routing = getattr(self.spec, "routing", None) or {}
         cum = 0.0
         for target, p in routing.items():
@@ -61,29 +98,60 @@ class Component:
                 continue
             cum += p
             self._cum.append(cum)
-            self._targets.append(
-                STATE_CODE[target] if target in TERMINAL_STATES else self.model.groups[target]
-            )
+            self._targets.append(STATE_CODE[target] if target in TERMINAL_STATES else self.peers[target])
         if self._cum:
-            self._u = batched(self.model.streams.generator(f"{self.name}.routing").random)
+            self._u = batched(self.ctx.streams.generator(f"{self.name}.routing").random)
+
+    def peer(self, kind: str) -> Group | None:
+        """The group of ``kind`` this node talks to or depends on, if the graph says it does."""
+        return self.peers.get(kind) or self.needs.get(kind)
+
+    def start(self) -> None:
+        """Start the component's own processes (none by default)."""
+
+    # -- up and down ---------------------------------------------------------------------------------------
 
     @property
     def up(self) -> bool:
         return self.down_causes == 0
 
-    def start(self) -> None:
-        """Start the component's own processes (none by default)."""
+    def went_down(self) -> None:
+        """The node failed (called once per failure, by the fault injector). Its queued work is cut: what
+        it was serving gets no answer; the clients see it when they next look (``boot``)."""
+        self.boot += 1
+        now = self.env.now
+        for station in self.stations():
+            station.cut(now)
+        self.cluster.member_changed(self)
 
-    def changed(self) -> None:
-        """The node went down or came back (called by the fault injector)."""
-        self.model.groups[self.group].member_changed(self)
+    def came_up(self) -> None:
+        """The node is back (called once per repair)."""
+        self.cluster.member_changed(self)
 
-    def next_hop(self):
+    def stations(self) -> list[Station]:
+        return [self.station] if self.station is not None else []
+
+    # -- routing (generic stations) ------------------------------------------------------------------------
+
+    def next_hop(self) -> Group | int:
         """A Group to visit next, or a terminal state code (int)."""
         if self._u is None:
             return self._exit
         i = bisect_right(self._cum, self._u())
         return self._targets[i] if i < len(self._targets) else self._exit
+
+    # -- what the run reports --------------------------------------------------------------------------------
+
+    def gauges(self) -> tuple[float, ...]:
+        """The current values of ``GAUGES``, in that order."""
+        return ()
+
+    def results(self) -> dict[str, dict]:
+        """This node's KPI blocks: ``{block: entry}``; kpis.json gets ``kpis[block][node name] = entry``.
+        The station's figures are over the statistics window (``Station.close_window``)."""
+        if self.station is None:
+            return {}
+        return {"components": {"kind": self.kind, **self.station.statistics(self.ctx.end)}}
 
 
 class Group:
@@ -96,14 +164,14 @@ class Group:
     (``components/balancer.py``), so for a while connections can hit a dead backend.
     """
 
-    def __init__(self, name: str, members: list[Component], policy: str, model: Model):
+    def __init__(self, name: str, members: list[Component], policy: str, ctx: Context):
         if not members:
             raise ValueError(f"group {name!r} has no members")
         self.name = name
         self.members = members
         self.policy = policy
-        self.model = model
-        self.stage = model.ledger.stages.code(name)
+        self.env = ctx.env
+        self.stage = ctx.ledger.stages.code(name)
         self.gate = None  # the balancer pair in front, if any
         self.believed = {m.name: True for m in members}
         self.down_since = None  # when the last live member went down (None: some member is up)
@@ -111,19 +179,32 @@ class Group:
         # Reached by a delivery from a frontend's spool rather than inside the sender's transaction.
         self.delivery = name == "internet" or bool(getattr(spec, "delivery", False))
         self._i = -1
-        self.pick = getattr(self, f"_{policy}") if len(members) > 1 else self._single
+        self.pick = self._single
+        if len(members) > 1:
+            self.pick = {
+                "round_robin": self._round_robin,
+                "weighted_round_robin": self._weighted_round_robin,
+                "least_connections": self._least_connections,
+                "random": self._random,
+            }[policy]
         if policy == "random" and len(members) > 1:
-            self._r = batched(model.streams.generator(f"{name}.balance").random)
+            self._r = batched(ctx.streams.generator(f"{name}.balance").random)
         self._weights_all = [
             max(m.attrs.get("cores", 1), 1) * max(m.attrs.get("speed", 1.0), 1e-9) for m in members
         ]
+        for m in members:
+            m.cluster = self
         self.refresh()
+
+    @property
+    def any_up(self) -> bool:
+        return self.down_since is None
 
     def member_changed(self, member: Component) -> None:
         """A member went down or came back: clients see it at once, or when the balancer notices."""
         if not any(m.up for m in self.members):
             if self.down_since is None:
-                self.down_since = self.model.env.now
+                self.down_since = self.env.now
         else:
             self.down_since = None
         if self.gate is None:

@@ -1,5 +1,5 @@
-"""An SMTP frontend running Exim: its CPU (a Server), and its spool of accepted mail that it could not
-deliver at once.
+"""An SMTP frontend running Exim: its CPU (a Server), its SMTP listener (``smtp.py``), and its spool of
+accepted mail that it could not deliver at once.
 
 What Exim does with such mail (Exim specification, "Retry configuration"; deliver.c, retry.c):
 - every accepted message gets an immediate delivery run; what is not delivered waits on the spool;
@@ -15,22 +15,12 @@ What Exim does with such mail (Exim specification, "Retry configuration"; delive
 
 from __future__ import annotations
 
-import heapq
-
 from twin.components.server import Server
+from twin.components.smtp import SmtpListener
+from twin.exim.queue import QueuedMessage, Step, delivery_run, next_warning, parse_delay_warning
+from twin.exim.retry import Check, RetryDatabase, exim_time, parse_retry_line
 from twin.sim.flow import Message, deliver
 from twin.sim.ledger import STATE_CODE
-from twin.sim.retry import (
-    Check,
-    QueuedMessage,
-    RetryDatabase,
-    Step,
-    delivery_run,
-    exim_time,
-    next_warning,
-    parse_delay_warning,
-    parse_retry_line,
-)
 
 BOUNCED = STATE_CODE["bounced"]
 LMTP_REASONS = {
@@ -62,20 +52,30 @@ class Spooled(QueuedMessage):
 
 
 class Frontend(Server):
-    def __init__(self, model, name, attrs, spec):
-        super().__init__(model, name, attrs, spec)
-        exim = model.scenario.policies.exim
+    GAUGES = ("spool_messages", "spool_bytes")
+    OUTAGE = (
+        "its SMTP sessions drop (the senders retry) and it accepts and delivers nothing; its spool survives, "
+        "and its queue runs start again when it is back"
+    )
+    spools_mail = True
+
+    def __init__(self, ctx, name, attrs, spec):
+        super().__init__(ctx, name, attrs, spec)
+        exim = ctx.scenario.policies.exim
         self.exim = exim
+        self.ledger = ctx.ledger
         self.retry = RetryDatabase(
             parse_retry_line(exim.retry),
             retry_interval_max=exim.retry_interval_max,
             retry_data_expire=exim.retry_data_expire,
             delay_after_cutoff=exim.delay_after_cutoff,
-            rng=model.streams.generator(f"{name}.retry"),
+            rng=ctx.streams.generator(f"{name}.retry"),
         )
         self.warning_times = parse_delay_warning(exim.delay_warning)
         self.spool: dict[int, Spooled] = {}  # by first ledger row, in arrival order
         self.spool_bytes = 0
+        self.spool_peak = 0  # the most messages (and bytes) the spool held at once
+        self.spool_peak_bytes = 0
         self.runners = 0
         # What this frontend's Exim did, for the KPIs.
         self.counts = dict.fromkeys(
@@ -92,53 +92,26 @@ class Frontend(Server):
             ),
             0,
         )
-        self._order = model.streams.generator(f"{name}.queue_order")
-        self._phase = model.streams.generator(f"{name}.queue_phase")
-        ledger = model.ledger
+        self._order = ctx.streams.generator(f"{name}.queue_order")
+        self._phase = ctx.streams.generator(f"{name}.queue_phase")
+        ledger = ctx.ledger
         self._spool_stage = ledger.stages.code("spool")
         self._frozen_stage = ledger.stages.code("frozen")
         self._origin = ledger.origins.code(name)
-        # The SMTP side (components/smtp.py).
-        self.accept_max = spec.smtp_accept_max
-        self.milter_timeout = spec.milter_timeout
-        self.sessions = 0  # SMTP sessions begun
-        self.connections = 0  # sessions held by a sender's process
-        self._opening: list[float] = []  # start times of such sessions, set up ahead of time (a heap)
-        self._closing: list[float] = []  # end times of sessions decided at connect (a heap)
-        self.lookup = (
-            model.streams.sampler(f"{name}.blocklist_lookup", spec.blocklist_lookup)
+        lookup = (
+            ctx.streams.sampler(f"{name}.blocklist_lookup", spec.blocklist_lookup)
             if spec.blocklist_lookup is not None
             else float  # float() is 0.0: no lookup time
         )
-
-    def open_connections(self, now: float) -> int:
-        opening = self._opening
-        while opening and opening[0] <= now:
-            heapq.heappop(opening)
-            self.connections += 1  # the session has begun (it may even have ended: then this evens out)
-        closing = self._closing
-        while closing and closing[0] <= now:
-            heapq.heappop(closing)
-        return self.connections + len(closing)
-
-    def open_at(self, t: float) -> None:
-        """A session that a sender's process holds from ``t`` (now or later) until it closes it by
-        decrementing ``connections``."""
-        if t <= self.env.now:
-            self.connections += 1
-        else:
-            heapq.heappush(self._opening, t)
-
-    def close_at(self, t: float) -> None:
-        """A session decided at connect holds its connection until ``t``."""
-        heapq.heappush(self._closing, t)
+        self.smtp = SmtpListener(self, spec, lookup)
 
     def start(self) -> None:
-        groups = self.model.groups
-        self.blocklist = groups.get("blocklist")
-        self.ldap = groups.get("ldap")
-        self.scanners = groups.get("scanner")
-        self.local = groups.get("store")  # the route for local mailboxes (stage 9)
+        # Peers through the graph (topology.LINKS, DEPENDENCIES): None where the scenario has none.
+        self.blocklist = self.peer("blocklist")
+        self.ldap = self.peer("ldap")
+        self.scanners = self.peer("scanner")  # through the balancer's virtual address
+        self.local = self.peer("store")  # the route for local mailboxes (stage 9)
+        self.internet = self.peer("internet")  # bounces and delay warnings
         self.env.process(self._daemon())
 
     # -- accepting ---------------------------------------------------------------------------------------
@@ -153,7 +126,11 @@ class Frontend(Server):
         self.counts["accepted"] += 1
         self.spool[msg.r0] = item
         self.spool_bytes += msg.size
-        self.model.ledger.locate_rows(rows, self.code, self._spool_stage)
+        if len(self.spool) > self.spool_peak:
+            self.spool_peak = len(self.spool)
+        if self.spool_bytes > self.spool_peak_bytes:
+            self.spool_peak_bytes = self.spool_bytes
+        self.ledger.locate_rows(rows, self.code, self._spool_stage)
         if run:
             self.env.process(self.run_delivery(item))
         return item
@@ -211,13 +188,12 @@ class Frontend(Server):
             counts["refused"] += run.attempted and run.step is not Step.DELIVER
             counts["retry_time_not_reached"] += run.retry_time_not_reached
             if run.step is Step.DELIVER:
-                lmtp = getattr(run.target, "lmtp", None)
-                if lmtp is not None:
-                    yield from self._lmtp(item, rows, lmtp)
+                if run.target.protocol == "lmtp":
+                    yield from self._lmtp(item, rows, run.target)
                     return
                 self._unspool(item)
-                yield from deliver(self.model, msg, item.group, run.target)
-                if self.model.ledger.cols["state"][msg.r0] == BOUNCED and not item.null_sender:
+                state = yield from deliver(self.env, self.ledger, msg, item.group, run.target)
+                if state == BOUNCED and not item.null_sender:
                     self._notify(item, "bounce")
             elif run.step is Step.BOUNCE:
                 self._give_up(item, item.rows, run.reason)
@@ -231,12 +207,12 @@ class Frontend(Server):
         with the message (an address's retry time, the ultimate address timeout, a record expiring, the
         next delay warning). Queue runs skip it until then, as long as its records are unchanged; this
         only saves the work of asking, the outcome is what run_delivery would decide."""
-        db, col = self.retry, self.model.ledger.cols["mailbox"]
+        db, mailbox_of = self.retry, self.ledger.mailbox_of
         recs = []
         # The ultimate address timeout, on Exim's whole-second clock.
         wake = exim_time(item.received) + db.line.final_cutoff + 1
         for r in item.rows:
-            key = int(col[r])
+            key = mailbox_of(r)
             rec = db.records.get(key)
             if rec is None or rec.expired:
                 return
@@ -260,10 +236,10 @@ class Frontend(Server):
     def _addresses_due(self, item: Spooled) -> list[int]:
         """Recipients whose per-address retry time has come (Exim checks them before routing); those
         whose address has failed for too long bounce now."""
-        col, db, now = self.model.ledger.cols["mailbox"], self.retry, self.env.now
+        mailbox_of, db, now = self.ledger.mailbox_of, self.retry, self.env.now
         due, failed = [], []
         for r in item.rows:
-            key = int(col[r])
+            key = mailbox_of(r)
             if key not in db.records:
                 due.append(r)
                 continue
@@ -276,7 +252,7 @@ class Frontend(Server):
             self._give_up(item, failed, Check.FAIL_AFTER_CUTOFF.value)
         return due
 
-    def _lmtp(self, item: Spooled, rows: list[int], lmtp):
+    def _lmtp(self, item: Spooled, rows: list[int], store):
         """Deliver to the store; each recipient's reply decides: 250 done, 452 per-address retry, 5xx
         bounce."""
         msg, db = item.msg, self.retry
@@ -285,13 +261,13 @@ class Frontend(Server):
         else:
             tried = set(rows)
             remaining = [r for r in item.rows if r not in tried]  # their address retry time has not come
-        temporary, permanent = yield from lmtp(msg, rows)
-        col, now = self.model.ledger.cols["mailbox"], self.env.now
+        temporary, permanent = yield from store.lmtp(msg, rows, self)
+        mailbox_of, now = self.ledger.mailbox_of, self.env.now
         if db.records:
             refused = set(temporary).union(r for r, _ in permanent) if temporary or permanent else ()
             for r in rows:
                 if r not in refused:
-                    db.succeeded(int(col[r]))
+                    db.succeeded(mailbox_of(r))
         if not temporary and not permanent:  # all delivered: what the general case below comes to
             item.rows = remaining
             if item.frozen or self.spool.get(msg.r0) is not item:
@@ -303,7 +279,7 @@ class Frontend(Server):
         for r, code in permanent:
             by_reason.setdefault(LMTP_REASONS[code], []).append(r)
         for r in temporary:
-            if db.failed(int(col[r]), now, item.received, host_error=False):
+            if db.failed(mailbox_of(r), now, item.received, host_error=False):
                 by_reason.setdefault("retry timeout exceeded", []).append(r)
             else:
                 remaining.append(r)
@@ -314,14 +290,14 @@ class Frontend(Server):
             return
         if remaining:
             item.rows = sorted(remaining)
-            self.model.ledger.locate_rows(item.rows, self.code, self._spool_stage)
+            self.ledger.locate_rows(item.rows, self.code, self._spool_stage)
             if item.warning_due(now, self.warning_times):
                 self._notify(item, "delay_warning")
         else:
             self._unspool(item)
 
     def _give_up(self, item: Spooled, rows: list[int], reason: str) -> None:
-        ledger = self.model.ledger
+        ledger = self.ledger
         if item.null_sender:
             # Exim freezes a bounce it cannot deliver rather than bounce the bounce.
             item.frozen = True
@@ -343,24 +319,44 @@ class Frontend(Server):
 
     def notify_recipients(self, mail: Message, rows: list[int]) -> None:
         """Stage 5: the attachment is held back and each recipient gets a notice in the mailbox."""
-        ledger, now, size = self.model.ledger, self.env.now, int(self.exim.notice_size)
+        ledger, now, size = self.ledger, self.env.now, int(self.exim.notice_size)
         mid, r0 = ledger.offer(
-            len(rows), now, ledger.classes.code("attachment_notice"), self._origin, size, parent=mail.id
+            len(rows),
+            now,
+            ledger.classes.code("attachment_notice"),
+            self._origin,
+            size,
+            parent=mail.id,
+            mailboxes=[ledger.mailbox_of(r) for r in rows],
         )
-        ledger.cols["mailbox"][r0 : r0 + len(rows)] = ledger.cols["mailbox"][rows]
         ledger.accept(r0, len(rows), now)
-        self.model.generated_recipients += len(rows)
         self.counts["notices_sent"] += 1
         self.enqueue(Message(mid, r0, len(rows), size), self.local, null_sender=True)
 
     def _notify(self, item: Spooled, kind: str) -> None:
         """A bounce or delay warning: a new message from <> to the original sender, over the Internet."""
-        exim, ledger, now = self.exim, self.model.ledger, self.env.now
+        exim, ledger, now = self.exim, self.ledger, self.env.now
         size = exim.notice_size
         if kind == "bounce":
             size += min(item.msg.size, exim.bounce_return_size_limit)
         mid, r0 = ledger.offer(1, now, ledger.classes.code(kind), self._origin, int(size), parent=item.msg.id)
         ledger.accept(r0, 1, now)
-        self.model.generated_recipients += 1
         self.counts["bounces_sent" if kind == "bounce" else "warnings_sent"] += 1
-        self.enqueue(Message(mid, r0, 1, int(size)), self.model.groups["internet"], null_sender=True)
+        self.enqueue(Message(mid, r0, 1, int(size)), self.internet, null_sender=True)
+
+    # -- what the run reports ----------------------------------------------------------------------------
+
+    def gauges(self) -> tuple[float, ...]:
+        return len(self.spool), self.spool_bytes
+
+    def results(self) -> dict[str, dict]:
+        return {
+            **super().results(),
+            "queues": {
+                "sessions": self.smtp.sessions,
+                **self.counts,
+                "spool_at_end": len(self.spool),
+                "spool_peak_messages": self.spool_peak,
+                "spool_peak_bytes": self.spool_peak_bytes,
+            },
+        }

@@ -16,16 +16,22 @@ from twin.components.server import Server
 
 
 class Scanner(Server):
-    def __init__(self, model, name, attrs, spec):
-        super().__init__(model, name, attrs, spec)
+    OUTAGE = "milter calls to it fail (4xx 'scan unreachable') until the balancer marks it dead"
+
+    def __init__(self, ctx, name, attrs, spec):
+        super().__init__(ctx, name, attrs, spec)
         self.concurrency = spec.concurrency
         self.grace = spec.grace
-        self.invalid_answers = 0
+        self.invalid_answers = 0  # verdicts given after the grace: the frontends answered 4xx
+        self.central = None
+
+    def start(self) -> None:
+        self.central = self.needs.get("scan_central")
 
     def valid(self) -> bool:
         """Whether an answer given now is valid: the central server is reachable, or was lost less than
         ``grace`` ago."""
-        central = self.model.groups.get("scan_central")
+        central = self.central
         if central is None or central.down_since is None:
             return True
         return self.env.now - central.down_since < self.grace
@@ -33,6 +39,9 @@ class Scanner(Server):
     def accepts(self, now: float) -> bool:
         """Whether a milter connection made at ``now`` is taken (fewer than ``concurrency`` scans)."""
         return self.concurrency is None or self.station is None or self.station.admits(self.concurrency, now)
+
+    def results(self) -> dict[str, dict]:
+        return {**super().results(), "scanners": {"invalid_answers": self.invalid_answers}}
 
 
 def perlmx_header(score: int) -> str:

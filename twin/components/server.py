@@ -2,10 +2,12 @@
 
 Its CPU is a Station with one server per core (vCPU for a VM); a message's demand, stated in CPU-seconds
 on the scenario's reference core, takes demand / speed seconds on it. A class with no ``demand`` in the
-scenario does no queued work: messages pass through it without delay.
+scenario does no queued work: messages pass through it without delay. An optional ``disk`` is a second
+station (the spool disk of a frontend, the store's RAID array).
 
-The mail behaviour of each class (Exim stages, milter calls, LMTP, the 2-hour scanner grace, the load
-balancer's health checks) is layered on top of this in the components that follow the foundation.
+The classes with a protocol of their own (frontends, scanners, the store, the balancer) build on this;
+the others (LDAP, the SAN, the blocklist service, the central scan server, …) are plain Servers whose
+outage acts through their dependents (``topology.DEPENDENCIES``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from twin.scenario.distributions import batched
 
 
 class Server(Component):
-    def __init__(self, model, name, attrs, spec):
-        super().__init__(model, name, attrs, spec)
+    OUTAGE = "does no work while it is down; its dependents act as topology.DEPENDENCIES says"
+
+    def __init__(self, ctx, name, attrs, spec):
+        super().__init__(ctx, name, attrs, spec)
         demand = getattr(spec, "demand", None)
         speed = attrs["speed"] or 1.0
         # CPU-seconds per KB of the message on the reference core -> seconds on this machine.
@@ -25,14 +29,17 @@ class Server(Component):
         if demand is not None:
             servers = spec.servers or attrs["cores"]
             self.station = Station(self.env, name, servers)
-            draw = demand.draw_fn(model.streams.generator(f"{name}.demand"))
+            draw = demand.draw_fn(ctx.streams.generator(f"{name}.demand"))
             self.service_time = batched((lambda n: draw(n) / speed) if speed != 1.0 else draw)
         disk = getattr(spec, "disk", None)
         self.disk: Station | None = None
         if disk is not None:
             self.disk = Station(self.env, f"{name}.disk", disk.servers)
-            self._disk_op = model.streams.sampler(f"{name}.disk", disk.demand)
+            self._disk_op = ctx.streams.sampler(f"{name}.disk", disk.demand)
             self._disk_per_kb = disk.per_kb
+
+    def stations(self) -> list[Station]:
+        return [s for s in (self.station, self.disk) if s is not None]
 
     def work(self, size: int) -> float:
         """CPU seconds this machine spends on a message of ``size`` bytes."""
@@ -45,11 +52,15 @@ class Server(Component):
 class QueueingStation(Component):
     """A generic station from ``platform.stations``: servers and a service-time distribution."""
 
-    def __init__(self, model, name, attrs, spec):
-        super().__init__(model, name, attrs, spec)
+    OUTAGE = "refuses new customers (their senders retry or give up); the customers present are cut"
+
+    def __init__(self, ctx, name, attrs, spec):
+        super().__init__(ctx, name, attrs, spec)
         self.station = Station(self.env, name, spec.servers)
-        self.service_time = model.streams.sampler(f"{name}.service", spec.service)
+        self.service_time = ctx.streams.sampler(f"{name}.service", spec.service)
 
 
 class Internet(Component):
     """The world outside: remote MTAs that offer mail and receive what the platform sends out."""
+
+    OUTAGE = "outbound deliveries (bounces, delay warnings) wait on the frontends' spools"

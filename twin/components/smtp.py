@@ -1,8 +1,13 @@
-"""One SMTP transaction of a remote sender with a frontend's Exim: PLATFORM.md §2 stages 1-9.
+"""SMTP from the Internet to the frontends' Exim: docs/platform.md §2 stages 1-9.
 
-The transaction is a generator run in the remote sender's process (``flow.journey``). It returns None
-when the platform answered for good (250 after DATA, or 5xx) and the stage code of a temporary error
-(4xx, or a connection that failed) otherwise; the sender then retries on its own schedule or gives up.
+``SmtpService`` is the virtual address remote MTAs connect to (mail.uni-paderborn.de behind the balancer
+pair): the inbound workload hands it each message (``open_session``, then ``transaction`` in the remote
+sender's process). It keeps the figures of all transactions. ``SmtpListener`` is one frontend's Exim
+listener: its connection slots (``smtp_accept_max``) and the sessions it holds.
+
+A transaction returns None when the platform answered for good (250 after DATA, or 5xx) and the stage
+code of a temporary error (4xx, a connection that failed, or a session cut by a crash) otherwise; the
+sender then retries on its own schedule or gives up.
 
 Stages, in order (5xx: the state and ledger stage a recipient ends in; 4xx: the ledger stage of the
 refusal the sender sees):
@@ -13,251 +18,385 @@ refusal the sender sees):
 - 2, 3 LDAP lookup per recipient at RCPT: rejected ``deactivated`` or ``unknown recipient`` (per
   recipient); 4xx ``ldap unreachable``;
 - 4, 6 milter call to a scanner through the balancer after DATA: rejected ``virus``; 4xx ``scan
-  unreachable``, ``scan busy`` (concurrency limit), ``scan timeout`` (milter_timeout), ``scan invalid``
-  (the scanner has been without its central server longer than the grace);
+  unreachable`` (also when the scanner fails during the scan), ``scan busy`` (concurrency limit), ``scan
+  timeout`` (milter_timeout), ``scan invalid`` (the scanner has been without its central server longer
+  than the grace);
 - 5 attachment check: ``attachment_held`` at ``attachment``; each recipient gets a notice in the mailbox;
 - 7 quarantine (the recipient enabled it, score >= ``policies.spam.quarantine_at``, seed: 50 %):
   ``quarantined`` at ``quarantine``;
 - 8 subject tags (``policies.spam``; seed: ``{SPAM!}`` >= 70 %, ``{SPAM?}`` 50-69 %): the score is in the
   ledger's ``spam_score``;
 - 9 route: local mailbox -> the frontend's spool, then LMTP to the store (``components/frontend.py``).
+A frontend that fails during a session answers nothing more: the session drops (4xx ``connection lost``
+to the sender, who retries); what it accepted before stays on its spool.
 
 Time: the frontend's CPU (``demand`` per session), the blocklist lookup, the SMTP dialogue's round trips
 over the Internet, the LDAP query, DATA (the transfer at the sender's rate, with the frontend's CPU per
 KB and its spool write going on while the data arrives: DATA ends when all three are done), then the
-scan. Each SMTP reply's delay (from the client's last byte to the server's answer) is recorded for the
+scan. Each SMTP reply's delay (from the client's last byte to the server's answer) is counted for the
 SPECmail quality figure "replies within 5 s".
 
 Cost: the part up to MAIL FROM is computed when the client connects (``open_session``): stations give
 their end of service at once (``Station.assign``), so a message refused there (most spam: blocklisted)
-needs no SimPy process and no event. Everything later runs in the sender's process, one timeout per
-step; the immediate delivery run of an accepted message continues in the same process.
+needs no SimPy process and no event, unless the frontend is planned to fail before its reply. Everything
+later runs in the sender's process, one timeout per step; the immediate delivery run of an accepted
+message continues in the same process.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Generator
+from math import frexp
+from typing import TYPE_CHECKING
+
+from twin.components.mailboxes import DEACTIVATED, UNKNOWN
 from twin.sim.ledger import STATE_CODE
-from twin.workload.mailboxes import DEACTIVATED, UNKNOWN
+
+if TYPE_CHECKING:
+    from twin.components.base import Group
+    from twin.components.frontend import Frontend
+    from twin.sim.flow import Mail
 
 REJECTED = STATE_CODE["rejected"]
 HELD = STATE_CODE["attachment_held"]
 QUARANTINED = STATE_CODE["quarantined"]
 
-# Ledger stage names, in the order a message meets them (the funnel's order).
-FINAL_STAGES = (
-    "blocklist",
-    "sender verify",
-    "deactivated",
-    "unknown recipient",
-    "virus",
-    "attachment",
-    "quarantine",
-)
-TEMPORARY_STAGES = (
-    "connect",
-    "smtp_accept_max",
-    "blocklist unreachable",
-    "ldap unreachable",
-    "scan unreachable",
-    "scan busy",
-    "scan timeout",
-    "scan invalid",
-)
 DIALOGUE_ROUND_TRIPS = 4  # banner, EHLO, MAIL, DATA; one more per RCPT
+REPLY_BINS = 64  # SMTP reply delays: bin k counts delays in [2^(k-40), 2^(k-39)) s (bin 0 also 0 s)
 
 
 class Stages:
-    """Stage codes in the ledger's vocabulary, looked up once."""
+    """The ledger stage codes of the SMTP transaction, looked up once: the final stages in the order a
+    message meets them, then the temporary ones."""
 
     def __init__(self, ledger):
-        for name in FINAL_STAGES + TEMPORARY_STAGES:
-            setattr(self, name.replace(" ", "_"), ledger.stages.code(name))
+        code = ledger.stages.code
+        self.blocklist = code("blocklist")
+        self.sender_verify = code("sender verify")
+        self.deactivated = code("deactivated")
+        self.unknown_recipient = code("unknown recipient")
+        self.virus = code("virus")
+        self.attachment = code("attachment")
+        self.quarantine = code("quarantine")
+        self.connect = code("connect")
+        self.smtp_accept_max = code("smtp_accept_max")
+        self.connection_lost = code("connection lost")
+        self.blocklist_unreachable = code("blocklist unreachable")
+        self.ldap_unreachable = code("ldap unreachable")
+        self.scan_unreachable = code("scan unreachable")
+        self.scan_busy = code("scan busy")
+        self.scan_timeout = code("scan timeout")
+        self.scan_invalid = code("scan invalid")
 
 
-def open_session(model, group, now: float, r0: int, n: int, live, blocklisted: bool, bad_sender: bool):
-    """Connect, the session's CPU, the blocklist lookup and MAIL FROM, decided at ``now`` (the time the
-    client connects; no event may lie between the caller's clock and ``now``), for the message whose
-    recipients are rows ``r0``.. ``r0 + n - 1``, of which ``live`` (None: all) are still offered.
+# What ``open_session`` returns when the session goes on: the frontend, the time it continues at, and the
+# MAIL-stage refusal still to be given then (a stage code) or None.
+Opened = tuple["Frontend", float, int | None]
+Transaction = Generator[object, None, int | None]
 
-    Returns the stage code of a temporary error (int); None if the message was refused for good (its
-    recipients are finished in the ledger at the time of the refusal); else ``(frontend, t, checked)``:
-    the session goes on at ``t`` with a connection held. ``checked`` False means the MAIL-stage checks
-    are still to be made at ``t`` (the refusal would come after the end of the run).
-    """
-    st = model.smtp_stages
-    model.transactions += 1
-    fe = group.connect()
-    if fe is None:
-        return model.tempfail(st.connect)
-    if fe.open_connections(now) >= fe.accept_max:
-        return model.tempfail(st.smtp_accept_max)
-    fe.sessions += 1
-    ledger = model.ledger
-    t = fe.station.assign(fe.service_time(), now) if fe.station is not None else now
-    blocklist = fe.blocklist
-    if blocklist is not None:
-        if blocklist.connect() is None:
-            return model.tempfail(st.blocklist_unreachable)
-        t += fe.lookup()
-    model.smtp_replies.append(t - now)
-    refused = None
-    if blocklisted and blocklist is not None:
-        refused = st.blocklist
-    elif bad_sender:
-        refused = st.sender_verify
-    if refused is None or t >= model.end:
-        # The session goes on (or its refusal comes after the end of the run): it waits at the frontend,
-        # holding a connection until the sender's process closes it.
-        fe.open_at(now)
-        if live is None:
-            ledger.locate(r0, n, fe.code, fe.stage)
+
+class SmtpListener:
+    """One frontend's Exim SMTP listener: its connection slots and the sessions that hold them.
+
+    A session decided at connect (refused at MAIL) holds its slot until its refusal (``close_at``); a
+    session that goes on holds it from its connect time (``open_at``) until the sender's process closes
+    it (``close``). A crash drops every connection (``drop_all``)."""
+
+    def __init__(self, fe: Frontend, spec, lookup):
+        self.fe = fe
+        self.accept_max = spec.smtp_accept_max
+        self.milter_timeout = spec.milter_timeout
+        self.lookup = lookup  # the blocklist query's time (a sampler, or float: none)
+        self.sessions = 0  # SMTP sessions begun
+        self.connections = 0  # sessions held by a sender's process
+        self._opening: list[float] = []  # start times of such sessions, set up ahead of time (a heap)
+        self._closing: list[float] = []  # end times of sessions decided at connect (a heap)
+
+    def open_connections(self, now: float) -> int:
+        opening = self._opening
+        while opening and opening[0] <= now:
+            heapq.heappop(opening)
+            self.connections += 1  # the session has begun (it may even have ended: then this evens out)
+        closing = self._closing
+        while closing and closing[0] <= now:
+            heapq.heappop(closing)
+        return self.connections + len(closing)
+
+    def open_at(self, t: float) -> None:
+        """A session that a sender's process holds from ``t`` (now or later) until it calls ``close``."""
+        if t <= self.fe.env.now:
+            self.connections += 1
         else:
-            ledger.locate_rows(live, fe.code, fe.stage)
-        if refused is not None:
-            return fe, t, False
-        rcpts = n if live is None else len(live)
-        return fe, t + 2 * model.internet_latency * (DIALOGUE_ROUND_TRIPS + rcpts), True
-    fe.close_at(t)
-    if live is None:
-        ledger.finish_later(r0, n, t, REJECTED, refused, fe.code)  # nothing else touches these rows
-    else:
-        ledger.finish_rows(live, t, REJECTED, refused, fe.code)
-    return None
+            heapq.heappush(self._opening, t)
+
+    def close_at(self, t: float) -> None:
+        """A session decided at connect holds its connection until ``t``."""
+        heapq.heappush(self._closing, t)
+
+    def close(self, boot: int) -> None:
+        """A session begun under ``boot`` ends (a crash since then has dropped it already)."""
+        if boot == self.fe.boot:
+            self.connections -= 1
+
+    def drop_all(self) -> None:
+        self.connections = 0
+        self._opening.clear()
+        self._closing.clear()
 
 
-def smtp_transaction(model, mail, group, opened=None):
-    """The sender's try at ``group`` (the frontends' virtual address); ``opened`` is the result of
-    ``open_session`` if the caller made it already (possibly for a connect time still to come)."""
-    if opened is None:
-        opened = open_session(
-            model, group, model.env.now, mail.r0, mail.n, mail.live, mail.blocklisted, mail.bad_sender
-        )
-    if opened is None or opened.__class__ is int:
-        return opened
-    fe, t, checked = opened
-    try:
-        result = yield from _session(model, fe, mail, t, checked)
-    finally:
-        fe.connections -= 1
-    item = mail.spooled
-    if item is not None:  # the immediate delivery run, in this process
-        mail.spooled = None
-        yield from fe.run_delivery(item)
-    return result
+class SmtpService:
+    """The frontends' SMTP service as remote MTAs see it, with the figures of all its transactions."""
 
+    name = "smtp"
 
-def _session(model, fe, mail, t, checked):
-    env, ledger, st = model.env, model.ledger, model.smtp_stages
-    rtt = 2 * model.internet_latency
-    yield env.timeout(t - env.now)
-    live = mail.live if mail.live is not None else mail.rows
-    if not checked:
-        if mail.blocklisted and fe.blocklist is not None:
-            return _final(model, live, REJECTED, st.blocklist, fe)
-        if mail.bad_sender:
-            return _final(model, live, REJECTED, st.sender_verify, fe)
-        yield env.timeout(rtt * (DIALOGUE_ROUND_TRIPS + len(live)))
+    def __init__(self, ctx, frontends: Group, reply_within: float):
+        sc = ctx.scenario
+        self.env = ctx.env
+        self.ledger = ctx.ledger
+        self.mailboxes = ctx.mailboxes
+        self.end = ctx.end
+        self.frontends = frontends
+        self.stages = Stages(ctx.ledger)
+        self.rtt = 2 * sc.platform.network.internet_latency
+        inbound = sc.workload.inbound
+        self.transfer_rate = inbound.transfer_rate if inbound is not None else 1.0
+        self.quarantine_at = sc.policies.spam.quarantine_at
+        self.reply_within = reply_within
+        self.transactions = 0  # SMTP transactions remote senders began (each try counts)
+        self.data_transfers = 0  # ... of which reached DATA
+        self.tempfails: dict[int, int] = {}  # 4xx and failed connections, by ledger stage code
+        self.replies = 0  # SMTP replies, and of them those within the quality target
+        self.replies_within = 0
+        self.reply_histogram = [0] * REPLY_BINS
 
-    # RCPT: one directory lookup per recipient; the replies come when the lookup is done.
-    now = env.now
-    done = now
-    if fe.ldap is not None:
-        node = fe.ldap.connect()
-        if node is None:
-            return model.tempfail(st.ldap_unreachable)
-        if node.station is not None:
-            done = node.station.assign(node.service_time() * len(live), now)
-    model.smtp_replies.append(done - now)
-    if done >= model.end:
-        yield env.timeout(done - now)  # the replies come after the end of the run: still pending
-    boxes = model.mailboxes
-    col = ledger.cols["mailbox"]
-    status = boxes.status_of
-    keep = []
-    for r in live:
-        box = int(col[r])
-        s = UNKNOWN if box < 0 else status[box]
-        if s == DEACTIVATED:
-            ledger.finish(r, 1, done, REJECTED, st.deactivated, fe.code)
-        elif s == UNKNOWN:
-            ledger.finish(r, 1, done, REJECTED, st.unknown_recipient, fe.code)
-        else:
-            keep.append(r)
-    if len(keep) < len(live):
-        mail.live = live = keep
-        if not live:
-            return None
+    def tempfail(self, stage: int) -> int:
+        """Count a temporary refusal of an SMTP transaction at ``stage``; returns the stage."""
+        self.tempfails[stage] = self.tempfails.get(stage, 0) + 1
+        return stage
 
-    # DATA, with the frontend's CPU and spool write going on while the data arrives.
-    yield env.timeout(done - env.now)
-    model.data_transfers += 1
-    size = mail.size
-    data_end = done + size / model.transfer_rate + rtt
-    if fe.per_kb and fe.station is not None:
-        cpu_end = fe.station.assign(size * (1 / 1024) * fe.per_kb, done)
-        if cpu_end > data_end:
-            data_end = cpu_end
-    if fe.disk is not None:
-        disk_end = fe.disk.assign(fe.disk_time(size), done)
-        if disk_end > data_end:
-            data_end = disk_end
-    yield env.timeout(data_end - done)
+    def reply(self, delay: float) -> None:
+        """An SMTP reply came ``delay`` seconds after the client's command."""
+        self.replies += 1
+        if delay <= self.reply_within:
+            self.replies_within += 1
+        k = frexp(delay)[1] + 39 if delay > 0 else 0  # delay in [2^(k-40), 2^(k-39))
+        self.reply_histogram[k if 0 <= k < REPLY_BINS else 0 if k < 0 else REPLY_BINS - 1] += 1
 
-    scanned = fe.scanners is not None  # without a scan cluster nothing is scanned, scored or held
-    if scanned:
-        refused, answered, sc = _scan(fe, mail, st, data_end)
-        if answered > data_end:
-            yield env.timeout(answered - data_end)
-        model.smtp_replies.append(answered - data_end)
-        if refused is None and not sc.valid():
-            sc.invalid_answers += 1
-            refused = st.scan_invalid
-        if refused is not None:
-            return model.tempfail(refused)
-        ledger.set_rows("spam_score", live, mail.spam)
-        if mail.virus:
-            return _final(model, live, REJECTED, st.virus, fe)
-    else:
-        model.smtp_replies.append(0.0)
+    # -- connect to MAIL FROM, decided at connect ---------------------------------------------------------
 
-    # 250: the frontend is responsible from here.
-    now = env.now
-    ledger.accept_rows(live, now)
-    if scanned and mail.attachment >= 2:
-        _final(model, live, HELD, st.attachment, fe)
-        fe.notify_recipients(mail, live)
+    def open_session(
+        self, now: float, r0: int, n: int, live: list[int] | None, blocklisted: bool, bad_sender: bool
+    ) -> int | Opened | None:
+        """Connect, the session's CPU, the blocklist lookup and MAIL FROM, decided at ``now`` (the time the
+        client connects; no event may lie between the clock and ``now``), for the message whose
+        recipients are rows ``r0``.. ``r0 + n - 1``, of which ``live`` (None: all) are still offered.
+
+        Returns the stage code of a temporary error (int); None if the message was refused for good (its
+        recipients are finished in the ledger at the time of the refusal); else ``(frontend, t,
+        refused)``: the session goes on at ``t`` with a connection held, and ``refused`` is the MAIL-stage
+        refusal to give then (None: none)."""
+        st = self.stages
+        self.transactions += 1
+        fe = self.frontends.connect()
+        if fe is None:
+            return self.tempfail(st.connect)
+        smtp = fe.smtp
+        if smtp.open_connections(now) >= smtp.accept_max:
+            return self.tempfail(st.smtp_accept_max)
+        smtp.sessions += 1
+        t = fe.station.assign(fe.service_time(), now) if fe.station is not None else now
+        blocklist = fe.blocklist
+        if blocklist is not None:
+            if blocklist.connect() is None:
+                return self.tempfail(st.blocklist_unreachable)
+            t += smtp.lookup()
+        self.reply(t - now)
+        refused = None
+        if blocklisted and blocklist is not None:
+            refused = st.blocklist
+        elif bad_sender:
+            refused = st.sender_verify
+        if refused is None or t >= self.end or t >= fe.next_down:
+            # The session goes on (or its refusal comes after the end of the run, or after the frontend's
+            # next failure, which the process will meet): it waits at the frontend, holding a connection
+            # until the sender's process closes it.
+            smtp.open_at(now)
+            self.ledger.locate_message(r0, n, live, fe.code, fe.stage)
+            if refused is not None:
+                return fe, t, refused
+            rcpts = n if live is None else len(live)
+            return fe, t + self.rtt * (DIALOGUE_ROUND_TRIPS + rcpts), None
+        smtp.close_at(t)
+        self._refuse_at_mail(r0, n, live, t, refused, fe, later=live is None)
         return None
-    if scanned and mail.spam >= model.quarantine_at:
-        q = boxes.quarantine_of
-        held, rest = [], []
+
+    def _refuse_at_mail(self, r0, n, live, t, stage, fe, later=False) -> None:
+        """Stage 1 or 3: every recipient still offered is rejected at ``t``. ``later``: nothing else
+        touches these rows, so the ledger may write them with the hour's other refusals."""
+        if later:
+            self.ledger.finish_later(r0, n, t, REJECTED, stage, fe.code)
+        else:
+            self.ledger.finish_message(r0, n, live, t, REJECTED, stage, fe.code)
+
+    # -- the rest of the session, in the sender's process ---------------------------------------------------
+
+    def transaction(self, mail: Mail, opened: int | Opened | None = None) -> Transaction:
+        """The sender's try; ``opened`` is the result of ``open_session`` if the caller made it already
+        (possibly for a connect time still to come)."""
+        if opened is None:
+            opened = self.open_session(
+                self.env.now, mail.r0, mail.n, mail.live, mail.blocklisted, mail.bad_sender
+            )
+        if opened is None or opened.__class__ is int:
+            return opened
+        fe, t, refused = opened
+        boot = fe.boot
+        try:
+            result = yield from self._session(fe, boot, mail, t, refused)
+        finally:
+            fe.smtp.close(boot)
+        item = mail.spooled
+        if item is not None:  # the immediate delivery run, in this process
+            mail.spooled = None
+            yield from fe.run_delivery(item)
+        return result
+
+    def _session(self, fe: Frontend, boot: int, mail: Mail, t: float, refused: int | None) -> Transaction:
+        env, ledger, st = self.env, self.ledger, self.stages
+        yield env.timeout(t - env.now)
+        if fe.boot != boot:
+            return self.tempfail(st.connection_lost)
+        if refused is not None:
+            self._refuse_at_mail(mail.r0, mail.n, mail.live, env.now, refused, fe)
+            return None
+        live = mail.live if mail.live is not None else mail.rows
+
+        # RCPT: one directory lookup per recipient; the replies come when the lookup is done.
+        now = env.now
+        done = now
+        ldap = fe.ldap
+        node = None
+        if ldap is not None:
+            node = ldap.connect()
+            if node is None:
+                return self.tempfail(st.ldap_unreachable)
+            if node.station is not None:
+                done = node.station.assign(node.service_time() * len(live), now)
+            ldap_boot = node.boot
+        self.reply(done - now)
+        yield env.timeout(done - now)
+        if fe.boot != boot:
+            return self.tempfail(st.connection_lost)
+        if node is not None and node.boot != ldap_boot:  # the directory server failed during the query
+            return self.tempfail(st.ldap_unreachable)
+        status = self.mailboxes.status_of
+        keep = []
         for r in live:
-            box = int(col[r])
-            (held if box >= 0 and q[box] else rest).append(r)
-        if held:
-            ledger.finish_rows(held, now, QUARANTINED, st.quarantine, fe.code)
-            live = rest
+            box = ledger.mailbox_of(r)
+            s = UNKNOWN if box < 0 else status[box]
+            if s == DEACTIVATED:
+                ledger.finish(r, 1, done, REJECTED, st.deactivated, fe.code)
+            elif s == UNKNOWN:
+                ledger.finish(r, 1, done, REJECTED, st.unknown_recipient, fe.code)
+            else:
+                keep.append(r)
+        if len(keep) < len(live):
+            mail.live = live = keep
             if not live:
                 return None
-    mail.spooled = fe.enqueue(mail, fe.local, rows=live, run=False)
-    return None
 
+        # DATA, with the frontend's CPU and spool write going on while the data arrives.
+        self.data_transfers += 1
+        size = mail.size
+        data_end = done + size / self.transfer_rate + self.rtt
+        if fe.per_kb and fe.station is not None:
+            cpu_end = fe.station.assign(size * (1 / 1024) * fe.per_kb, done)
+            if cpu_end > data_end:
+                data_end = cpu_end
+        if fe.disk is not None:
+            disk_end = fe.disk.assign(fe.disk_time(size), done)
+            if disk_end > data_end:
+                data_end = disk_end
+        yield env.timeout(data_end - done)
+        if fe.boot != boot:
+            return self.tempfail(st.connection_lost)
 
-def _final(model, rows, state, stage, fe):
-    model.ledger.finish_rows(rows, model.env.now, state, stage, fe.code)
-    return None
+        scanned = fe.scanners is not None  # without a scan cluster nothing is scanned, scored or held
+        if scanned:
+            refused, answered, sc = self._scan(fe, mail, data_end)
+            if answered > data_end:
+                scan_boot = sc.boot if sc is not None else 0
+                yield env.timeout(answered - data_end)
+                if fe.boot != boot:
+                    return self.tempfail(st.connection_lost)
+                if sc is not None and sc.boot != scan_boot:  # the scanner failed during the scan
+                    refused = st.scan_unreachable
+            self.reply(answered - data_end)
+            if refused is None and not sc.valid():
+                sc.invalid_answers += 1
+                refused = st.scan_invalid
+            if refused is not None:
+                return self.tempfail(refused)
+            ledger.set_rows("spam_score", live, mail.spam)
+            if mail.virus:
+                ledger.finish_rows(live, env.now, REJECTED, st.virus, fe.code)
+                return None
+        else:
+            self.reply(0.0)
 
+        # 250: the frontend is responsible from here.
+        now = env.now
+        ledger.accept_rows(live, now)
+        if scanned and mail.attachment >= 2:
+            ledger.finish_rows(live, now, HELD, st.attachment, fe.code)
+            fe.notify_recipients(mail, live)
+            return None
+        if scanned and mail.spam >= self.quarantine_at:
+            q = self.mailboxes.quarantine_of
+            held, rest = [], []
+            for r in live:
+                box = ledger.mailbox_of(r)
+                (held if box >= 0 and q[box] else rest).append(r)
+            if held:
+                ledger.finish_rows(held, now, QUARANTINED, st.quarantine, fe.code)
+                live = rest
+                if not live:
+                    return None
+        mail.spooled = fe.enqueue(mail, fe.local, rows=live, run=False)
+        return None
 
-def _scan(fe, mail, st, now: float):
-    """The milter call made at ``now``: (the refusal's stage or None, when the answer comes, the scanner).
-    Whether the scanner's verdict is valid (``Scanner.valid``) is for the caller to ask when it comes."""
-    sc = fe.scanners.connect()
-    if sc is None:
-        return st.scan_unreachable, now, None
-    if not sc.accepts(now):
-        return st.scan_busy, now, sc
-    if sc.station is None:
-        return None, now, sc
-    end = sc.station.assign_within(sc.work(mail.size), fe.milter_timeout)
-    if end is None:
-        return st.scan_timeout, now + fe.milter_timeout, sc
-    return None, end, sc
+    def _scan(self, fe: Frontend, mail: Mail, now: float):
+        """The milter call made at ``now``: (the refusal's stage or None, when the answer comes, the
+        scanner). Whether the scanner's verdict is valid (``Scanner.valid``) is for the caller to ask
+        when it comes."""
+        st = self.stages
+        sc = fe.scanners.connect()
+        if sc is None:
+            return st.scan_unreachable, now, None
+        if not sc.accepts(now):
+            return st.scan_busy, now, sc
+        if sc.station is None:
+            return None, now, sc
+        end = sc.station.assign_within(sc.work(mail.size), fe.smtp.milter_timeout)
+        if end is None:
+            return st.scan_timeout, now + fe.smtp.milter_timeout, sc
+        return None, end, sc
+
+    def results(self) -> dict[str, dict]:
+        names = self.ledger.stages.names
+        return {
+            "smtp": {
+                "transactions": self.transactions,
+                "reached_data": self.data_transfers,
+                "temporary_errors_by_stage": {
+                    names[c]: n for c, n in sorted(self.tempfails.items(), key=lambda kv: -kv[1])
+                },
+                "replies": self.replies,
+                "replies_within_target": self.replies_within,
+                "reply_delay_histogram": {
+                    "bin_upper_s": [2.0 ** (k - 39) for k in range(REPLY_BINS)],
+                    "count": list(self.reply_histogram),
+                },
+            }
+        }

@@ -15,6 +15,12 @@ means no later arrival changes an earlier customer's times.
 The time-weighted statistics follow from the same numbers: work assigned to a server beyond ``now`` is
 contiguous from ``now`` to its next free time, so the busy-server time up to ``now`` is the work assigned
 minus the work still ahead; the waiting-time area is the waits assigned minus the waiting still ahead.
+
+What a Station cannot do: only FIFO, no priorities and no preemption (a two-hour batch job assigned as
+one customer blocks everyone behind it: cut such work into pieces); the times given to ``assign`` must
+not decrease; a customer's times are fixed when it arrives, so a node that fails must ``cut`` its
+station (the customers present leave at that moment without service) and its clients must check that
+the node they waited for is still the one that answers (``Component.boot``).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class Station:
         "_gave_up",
         "_wait0",
         "_waiting",
+        "_window",
         "_work0",
         "arrivals",
         "env",
@@ -56,6 +63,7 @@ class Station:
         self.arrivals = 0  # cumulative, for probes
         self.work_total = 0.0  # service seconds assigned since time 0
         self.wait_total = 0.0  # waiting seconds assigned since time 0
+        self._window: dict[str, float] | None = None
         self.reset_stats(0.0)
 
     def reset_stats(self, now: float) -> None:
@@ -103,6 +111,19 @@ class Station:
         """Wait for a server, hold it for ``service_time``: a generator to ``yield from``."""
         env = self.env
         yield env.timeout(self.assign(service_time) - env.now)
+
+    def cut(self, now: float) -> None:
+        """The node failed at ``now``: every customer present leaves now, without the rest of its service
+        or its wait; the servers are free from now. The statistics keep what happened until now."""
+        free = self._free
+        self.work_total -= sum(f - now for f in free if f > now)
+        self._prune(now)
+        self.wait_total -= sum(s - max(a, now) for a, s in self._waiting)
+        self.wait_total -= sum(leave - max(a, now) for a, leave in self._gave_up)
+        self._waiting.clear()
+        self._gave_up = []
+        self._free = [min(f, now) for f in free]
+        heapq.heapify(self._free)
 
     # -- state at a time -----------------------------------------------------------------------------------
 
@@ -152,6 +173,14 @@ class Station:
         ahead = sum(s - max(a, now) for a, s in self._waiting)
         ahead += sum(leave - max(a, now) for a, leave in self._gave_up)
         return self.wait_total - ahead
+
+    def close_window(self, now: float) -> None:
+        """End the statistics window at ``now`` (the horizon): ``statistics`` reports it from then on."""
+        self._window = self.summary(now)
+
+    def statistics(self, now: float) -> dict[str, float]:
+        """The window closed by ``close_window``, or the figures up to ``now`` if none was closed."""
+        return self._window if self._window is not None else self.summary(now)
 
     def summary(self, now: float) -> dict[str, float]:
         """Means over [stats_from, now]: W_q, W, L_q, L, utilisation (per server)."""

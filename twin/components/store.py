@@ -1,4 +1,4 @@
-"""The Cyrus IMAP primary: LMTP delivery into mailboxes (seed §1-3; PLATFORM.md §2 stages 10-11, §3).
+"""The Cyrus IMAP primary: LMTP delivery into mailboxes (seed §1-3; docs/platform.md §2 stages 10-11, §3).
 
 One LMTP session per message from a frontend's spool costs CPU (``demand`` plus ``demand_per_kb``), a
 write to the store's RAID array (``disk``) and ``metadata_ops`` I/O operations on the SAN (index, cache
@@ -7,35 +7,51 @@ and quota files). Each recipient gets its own reply, as in Cyrus's ``lmtpengine.
 - mailbox at or over its quota: ``452 4.2.2`` (temporary; the frontend's per-address retry rules apply),
   or ``552`` with ``over_quota_perm_failure``. A mailbox below its quota takes the message even if it
   ends up over (one message may push it over; the next is refused);
+- the mailbox metadata on the SAN cannot be reached (every SAN instance down, or the one used failed
+  during the write): ``451 4.3.0`` (temporary, per recipient, like an I/O error in Cyrus);
 - otherwise ``250``: the message is in the mailbox and the mailbox grows by its size.
 
-Sieve (stage 12) and replication to the replica hook in here later.
+A session whose store or frontend fails before the replies is not acknowledged: nothing is delivered,
+the message stays on the frontend's spool. Sieve (stage 12) and replication come with their issues.
 """
 
 from __future__ import annotations
 
+from twin.components.mailboxes import MISSING
 from twin.components.server import Server
 from twin.sim.ledger import STATE_CODE
-from twin.workload.mailboxes import MISSING
 
 DELIVERED = STATE_CODE["delivered"]
 
 
 class Store(Server):
-    def __init__(self, model, name, attrs, spec):
-        super().__init__(model, name, attrs, spec)
+    OUTAGE = "LMTP connections fail: accepted mail waits on the frontends' spools (host retry record)"
+    protocol = "lmtp"
+
+    def __init__(self, ctx, name, attrs, spec):
+        super().__init__(ctx, name, attrs, spec)
         self.perm_over_quota = spec.over_quota_perm_failure
         self.metadata_ops = spec.metadata_ops
-        self.replies = {"250": 0, "452": 0, "550": 0, "552": 0}
+        self.replies = {"250": 0, "451": 0, "452": 0, "550": 0, "552": 0}
+        self.mailboxes = ctx.mailboxes
+        self.ledger = ctx.ledger
+        self.san = None
 
     def start(self) -> None:
-        super().start()
-        self.san = self.model.groups.get("san")
+        self.san = self.needs.get("san")
 
-    def lmtp(self, msg, rows: list[int]):
-        """Deliver ``msg`` to the recipients in ``rows``; a generator returning (temporary, permanent)
-        lists of the rows refused, each with its reply code."""
+    def lmtp(self, msg, rows: list[int], client):
+        """Deliver ``msg`` from ``client`` (a frontend) to the recipients in ``rows``; a generator returning
+        (temporary rows, permanent [(row, reply code)]), or None if the session was cut (this store or
+        the client failed before the replies)."""
         env = self.env
+        boot, client_boot = self.boot, client.boot
+        san = self.san
+        node = None
+        if san is not None:
+            node = san.connect()
+            if node is None:  # the mailbox metadata lives on the SAN (seed §2)
+                return self._unavailable(rows), []
         now = env.now
         if self.station is not None:
             end = self.station.assign(self.work(msg.size), now)
@@ -45,24 +61,25 @@ class Store(Server):
         done = now
         if self.disk is not None:
             done = self.disk.assign(self.disk_time(msg.size), now)
-        if self.metadata_ops:
-            node = self.san.connect() if self.san is not None else None
-            if node is not None and node.station is not None:
-                san_end = node.station.assign(node.service_time() * self.metadata_ops, now)
-                if san_end > done:
-                    done = san_end
+        san_boot = node.boot if node is not None else 0
+        if self.metadata_ops and node is not None and node.station is not None:
+            san_end = node.station.assign(node.service_time() * self.metadata_ops, now)
+            if san_end > done:
+                done = san_end
         if done > now:
             yield env.timeout(done - now)
             now = done
-        model = self.model
-        boxes = model.mailboxes
-        ledger = model.ledger
-        col = ledger.cols["mailbox"]
+        if self.boot != boot or client.boot != client_boot:
+            return None
+        if node is not None and node.boot != san_boot:
+            return self._unavailable(rows), []
+        boxes = self.mailboxes
+        ledger = self.ledger
         status, usage, quota = boxes.status_of, boxes.usage, boxes.quota_of
         temporary, permanent = [], []
         replies = self.replies
         for r in rows:
-            box = int(col[r])
+            box = ledger.mailbox_of(r)
             if box >= 0:
                 if status[box] == MISSING:
                     permanent.append((r, "550"))
@@ -80,3 +97,10 @@ class Store(Server):
             replies["250"] += 1
             ledger.finish(r, 1, now, DELIVERED, self.stage, self.code)
         return temporary, permanent
+
+    def _unavailable(self, rows: list[int]) -> list[int]:
+        self.replies["451"] += len(rows)
+        return list(rows)
+
+    def results(self) -> dict[str, dict]:
+        return {**super().results(), "lmtp_replies": dict(self.replies)}

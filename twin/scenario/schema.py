@@ -300,11 +300,11 @@ class Platform(Strict):
 
 
 def _exim_syntax(parser: str, v: str) -> str:
-    """Check ``v`` with one of twin.sim.retry's parsers; its message becomes the validation error."""
-    from twin.sim import retry
+    """Check ``v`` with one of twin.exim's parsers; its message becomes the validation error."""
+    from twin.exim import queue, retry
 
     try:
-        getattr(retry, parser)(v)
+        (getattr(retry, parser, None) or getattr(queue, parser))(v)
     except retry.RetryConfigError as exc:
         raise ValueError(str(exc)) from None
     return v
@@ -586,6 +586,10 @@ class Quality(Strict):
 
 class Outputs(Strict):
     sample_interval: Duration = Field(60.0, gt=0, description="probe interval for time series")
+    statistics_include_drain: bool = Field(
+        False,
+        description="station statistics over [warm-up, horizon + drain] instead of [warm-up, horizon]",
+    )
     quality: Quality = Field(default_factory=Quality)
     ledger: bool = True
     timeseries: bool = True

@@ -1,12 +1,16 @@
 """Outages: scheduled and random failures of nodes, propagated along ``runs_on`` (an ESX host failure
 takes its virtual servers down with it), each recorded as an incident.
 
-A node that is down refuses connections; what a client does about that is the client's protocol (the
-remote senders' retries, in ``flow.py``).
+A node that is down does nothing: the injector tells the component (``went_down`` / ``came_up``), which
+cuts its work in progress as its protocol says; what its clients do about it is theirs (the remote
+senders' retries, the frontends' retry rules). The injector also keeps each node's ``next_down``, the
+earliest failure it has planned for it (its own, or its ESX host's), so that a decision taken ahead of
+time (the SMTP refusals decided at connect) can tell whether the node will still be up to carry it out.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -23,30 +27,57 @@ class Incident:
 
 
 class FaultInjector:
-    def __init__(self, model):
-        self.model = model
-        self.env = model.env
+    def __init__(self, ctx, components: dict):
+        self.env = ctx.env
+        self.streams = ctx.streams
+        self.components = components
         self.incidents: list[Incident] = []
         # Which virtual servers run on each host (runs_on edges point from the VM to its host).
         self.guests: dict[str, list[str]] = {}
-        for vm, host, key in model.graph.edges(keys=True):
+        self.host: dict[str, str] = {}
+        for vm, host, key in ctx.graph.edges(keys=True):
             if key == "runs_on":
                 self.guests.setdefault(host, []).append(vm)
-        for i, fault in enumerate(model.scenario.faults):
-            for node in match_nodes(model.scenario, fault.target):
+                self.host[vm] = host
+        self._planned: dict[str, list[float]] = {}  # node -> heap of its own planned failure times
+        for i, fault in enumerate(ctx.scenario.faults):
+            for node in match_nodes(ctx.scenario, fault.target):
                 if isinstance(fault, Outage):
+                    self._plan(node, fault.at)
                     self.env.process(self._outage(fault, node))
                 elif isinstance(fault, RandomFailures):
                     self.env.process(self._random(fault, node, i))
 
+    # -- planned failures --------------------------------------------------------------------------------
+
+    def _plan(self, node: str, t: float) -> None:
+        heapq.heappush(self._planned.setdefault(node, []), t)
+        self._refresh(node)
+
+    def _unplan(self, node: str, t: float) -> None:
+        planned = self._planned[node]
+        planned.remove(t)
+        heapq.heapify(planned)
+        self._refresh(node)
+
+    def _refresh(self, node: str) -> None:
+        planned = self._planned.get(node)
+        own = planned[0] if planned else math.inf
+        host = self.host.get(node)
+        self.components[node].next_down = min(own, self.components[host].next_down) if host else own
+        for guest in self.guests.get(node, ()):
+            self._refresh(guest)
+
+    # -- failing and repairing -----------------------------------------------------------------------------
+
     def fail(self, node: str, cause: str) -> list[int]:
         """Take ``node`` and its guests down; returns the incidents to close on repair."""
-        comp = self.model.components[node]
+        comp = self.components[node]
         comp.down_causes += 1
         if comp.down_causes == 1:
-            comp.changed()
+            comp.went_down()
         opened = [len(self.incidents)]
-        self.incidents.append(Incident(node, comp.attrs["kind"], self.env.now, math.nan, cause))
+        self.incidents.append(Incident(node, comp.kind, self.env.now, math.nan, cause))
         for guest in self.guests.get(node, ()):
             opened += self.fail(guest, f"{node} down: {cause}")
         return opened
@@ -55,27 +86,36 @@ class FaultInjector:
         for index in opened:
             incident = self.incidents[index]
             incident.end = self.env.now
-            comp = self.model.components[incident.target]
+            comp = self.components[incident.target]
             comp.down_causes -= 1
             if comp.down_causes == 0:
-                comp.changed()
+                comp.came_up()
 
     def _outage(self, fault: Outage, node: str):
         yield self.env.timeout(fault.at)
+        self._unplan(node, fault.at)
         opened = self.fail(node, fault.cause)
         yield self.env.timeout(fault.end - fault.at)
         self.repair(opened)
 
     def _random(self, fault: RandomFailures, node: str, index: int):
-        streams = self.model.streams
-        up_time = streams.sampler(f"faults.{index}.{node}.mtbf", fault.mtbf)
-        down_time = streams.sampler(f"faults.{index}.{node}.mttr", fault.mttr)
+        up_time = self.streams.sampler(f"faults.{index}.{node}.mtbf", fault.mtbf)
+        down_time = self.streams.sampler(f"faults.{index}.{node}.mttr", fault.mttr)
         stop = math.inf if fault.stop is None else fault.stop
+        up = up_time()  # the first up time is drawn now, so that its failure is planned from the start
+        at = fault.start + up
+        if at < stop:
+            self._plan(node, at)
         yield self.env.timeout(fault.start)
         while True:
-            yield self.env.timeout(up_time())
-            if self.env.now >= stop:
+            if at >= stop:
                 return
+            yield self.env.timeout(up)
+            self._unplan(node, at)
             opened = self.fail(node, fault.cause)
             yield self.env.timeout(down_time())
             self.repair(opened)
+            up = up_time()
+            at = self.env.now + up
+            if at < stop:
+                self._plan(node, at)

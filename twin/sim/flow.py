@@ -1,22 +1,30 @@
-"""The path of one message through the platform: pick an instance, be served, be routed, until a
-terminal state. One SimPy process per message; recipients of a message travel together.
+"""Messages and their paths: the remote sender's side (``journey``: offer, and retry after a temporary
+refusal) and the generic path through stations and classes (``through``: pick an instance, be served, be
+routed, until a terminal state). Recipients of a message travel together. Both run as light processes
+(``twin/sim/light.py``).
 
 A message first travels inside the remote sender's SMTP transaction. If a hop finds no instance up, the
 transaction fails with a temporary error and the remote sender decides (retry on its schedule, or give
-up: ``expired_at_sender``); ``attempts`` counts the sender's tries. Once a frontend has handled the
-message, a hop into a *delivery* group (the store; the Internet) ends the transaction: the frontend
-accepts the message and delivers it from its spool under Exim's retry rules (``components/frontend.py``).
+up: ``expired_at_sender``); ``attempts`` counts the sender's tries. Once a component that spools mail
+(a frontend) has handled the message, a hop into a *delivery* group (the store; the Internet) ends the
+transaction: the frontend accepts the message and delivers it from its spool under Exim's retry rules
+(``components/frontend.py``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Generator
 
 from twin.sim.ledger import STATE_CODE
 
 DELIVERED = STATE_CODE["delivered"]
 EXPIRED_AT_SENDER = STATE_CODE["expired_at_sender"]
 AT_SENDER = 0  # node code of "(sender)"
+
+# One try of a sender: a generator returning None when the platform took or finally refused the message,
+# else the ledger stage code of the temporary refusal.
+Attempt = Callable[..., Generator[object, None, int | None]]
 
 
 class Message:
@@ -32,9 +40,13 @@ class Message:
     def rows(self) -> list[int]:
         return [self.r0] if self.n == 1 else list(range(self.r0, self.r0 + self.n))
 
+    @property
+    def live(self) -> list[int] | None:
+        return None  # every recipient is still in the sender's transaction
+
 
 class Mail(Message):
-    """An inbound message with what the stages of PLATFORM.md §2 look at, drawn by the workload.
+    """An inbound message with what the stages of docs/platform.md §2 look at, drawn by the workload.
 
     ``live`` lists the ledger rows of recipients still in the sender's transaction (None: all of them);
     recipients refused at RCPT leave it, so a sender's retry offers only the others.
@@ -57,25 +69,21 @@ class Mail(Message):
         self.spooled = None  # accepted onto a frontend's spool; its immediate delivery run is to come
 
 
-def journey(model, msg: Message, entry, senders, transaction=None, opened=None, received=None):
-    """The remote sender's side: offer ``msg`` (``transaction`` is one try, returning None when the
-    platform took or finally refused it, else the stage code of a temporary refusal) and retry.
-    ``opened``: the caller began the first try already (counted it, and passes it to ``transaction``).
+def journey(env, ledger, msg: Message, attempt: Attempt, senders, opened=None, received=None):
+    """The remote sender's side: offer ``msg`` with ``attempt(msg, opened)`` and retry on a temporary
+    refusal. ``opened``: the caller began the first try already (counted it, and passes it on).
     ``received``: when the sender's queue got the message (default now)."""
-    env = model.env
-    ledger = model.ledger
     r0, n = msg.r0, msg.n
     if received is None:
         received = env.now
     key = None  # the sender's retry record, made only if the platform refuses the message
     retrying = None
-    transaction = transaction or _through
     while True:
         if opened is None:
             ledger.attempt(r0, n)
-            stage = yield from transaction(model, msg, entry)
+            stage = yield from attempt(msg)
         else:
-            stage = yield from transaction(model, msg, entry, opened)
+            stage = yield from attempt(msg, opened)
             opened = None
         if stage is None:
             if retrying:
@@ -86,38 +94,31 @@ def journey(model, msg: Message, entry, senders, transaction=None, opened=None, 
             retrying = senders.will_retry()
         if not retrying or senders.db.failed(key, env.now, received):
             senders.db.succeeded(key)  # the remote queue drops the message; forget its record
-            _finish_live(ledger, msg, env.now, EXPIRED_AT_SENDER, stage, AT_SENDER)
+            ledger.finish_message(r0, n, msg.live, env.now, EXPIRED_AT_SENDER, stage, AT_SENDER)
             return
-        _locate_live(ledger, msg, AT_SENDER, stage)
+        ledger.locate_message(r0, n, msg.live, AT_SENDER, stage)
         yield env.timeout(senders.db.records[key].next_try - env.now)
 
 
-def deliver(model, msg: Message, group, target):
-    """A delivery from a frontend's spool that has connected to ``target`` (an instance of ``group``)."""
-    yield from _through(model, msg, group, first=target, accepted=True)
+def entry_into(env, ledger, group) -> Attempt:
+    """The try of a sender whose messages enter ``group`` (a class or a generic station)."""
+
+    def attempt(msg: Message, opened=None):
+        return through(env, ledger, msg, group)
+
+    return attempt
 
 
-def _finish_live(ledger, msg, t, state, stage, node) -> None:
-    live = getattr(msg, "live", None)
-    if live is None:
-        ledger.finish(msg.r0, msg.n, t, state, stage, node)
-    else:
-        ledger.finish_rows(live, t, state, stage, node)
+def deliver(env, ledger, msg: Message, group, target):
+    """A delivery from a frontend's spool that has connected to ``target`` (an instance of ``group``);
+    returns the state the message's first recipient ended in (or pending)."""
+    yield from through(env, ledger, msg, group, first=target, accepted=True)
+    return ledger.state_of(msg.r0)
 
 
-def _locate_live(ledger, msg, node, stage) -> None:
-    live = getattr(msg, "live", None)
-    if live is None:
-        ledger.locate(msg.r0, msg.n, node, stage)
-    else:
-        ledger.locate_rows(live, node, stage)
-
-
-def _through(model, msg: Message, group, first=None, accepted=False):
+def through(env, ledger, msg: Message, group, first=None, accepted=False):
     """One pass; returns None when the message reached a terminal state or a frontend accepted it, else
-    the stage code of the group that refused."""
-    env = model.env
-    ledger = model.ledger
+    the stage code of the group that refused (or whose instance failed while serving it)."""
     r0, n = msg.r0, msg.n
     mta = None
     while True:
@@ -131,7 +132,7 @@ def _through(model, msg: Message, group, first=None, accepted=False):
             if accepted:
                 ledger.accept(r0, n, math.nan)  # the transaction failed: nothing was accepted after all
             return group.stage
-        if comp.spool is not None:
+        if comp.spools_mail:
             mta = comp
         ledger.locate(r0, n, comp.code, comp.stage)
         station = comp.station

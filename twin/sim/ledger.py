@@ -13,6 +13,7 @@ import pandas as pd
 from twin.scenario.schema import STATES
 
 PENDING = STATES.index("pending")
+NO_MAILBOX = -1  # the ``mailbox`` of a recipient without one: a made-up address, or traffic without mailboxes
 STATE_CODE = {s: i for i, s in enumerate(STATES)}
 
 COLUMNS = {
@@ -38,7 +39,7 @@ FILL = {
     "t_accepted": np.nan,
     "t_final": np.nan,
     "state": PENDING,
-    "mailbox": -1,
+    "mailbox": NO_MAILBOX,
     "spam_score": -1,
 }
 
@@ -73,6 +74,7 @@ class Ledger:
         self.nodes = Vocabulary(["(sender)"])  # code 0: not yet taken in by any component
         self.origins = Vocabulary()
         self.double_final = 0  # rows given a terminal state twice: a bug, reported by the conservation check
+        self.generated = 0  # rows of messages the platform wrote itself (bounces, warnings, notices)
         # Terminal states written later in one vectorised step (finish_later): first row, rows, time,
         # state, stage, node of each message.
         self._later: tuple[list, ...] = ([], [], [], [], [], [])
@@ -95,10 +97,18 @@ class Ledger:
             self.cols[k] = new
 
     def offer(
-        self, n: int, t: float, traffic_class: int, origin: int, size: int, parent: int = -1
+        self,
+        n: int,
+        t: float,
+        traffic_class: int,
+        origin: int,
+        size: int,
+        parent: int = -1,
+        mailboxes: list[int] | None = None,
     ) -> tuple[int, int]:
         """New message with ``n`` recipients; returns (message id, first row). Unused rows already hold
-        the defaults of a new, pending row, so only the message's own fields are written."""
+        the defaults of a new, pending row, so only the message's own fields are written. A message with
+        a ``parent`` is one the platform wrote (a bounce, a warning, a notice): ``generated`` counts it."""
         r0, r1 = self.n, self.n + n
         if r1 > len(self.cols["msg_id"]):
             self._grow(r1)
@@ -119,6 +129,9 @@ class Ledger:
             c["t_offered"][r0:r1] = t
         if parent != -1:
             c["parent_id"][r0:r1] = parent
+            self.generated += n
+        if mailboxes is not None:
+            c["mailbox"][r0:r1] = mailboxes
         self.n = r1
         return mid, r0
 
@@ -151,6 +164,30 @@ class Ledger:
         self.messages += m
         self.n = r1
         return mid0, starts
+
+    def mailbox_of(self, r: int) -> int:
+        """The recipient's mailbox number (-1: none or a made-up address)."""
+        return int(self.cols["mailbox"][r])
+
+    def state_of(self, r: int) -> int:
+        self.flush()
+        return int(self.cols["state"][r])
+
+    def locate_message(self, r0: int, n: int, live: list[int] | None, node: int, stage: int) -> None:
+        """``locate`` for a message's recipients still in play: all (``live`` None) or ``live``."""
+        if live is None:
+            self.locate(r0, n, node, stage)
+        else:
+            self.locate_rows(live, node, stage)
+
+    def finish_message(
+        self, r0: int, n: int, live: list[int] | None, t: float, state: int, stage: int, node: int
+    ) -> None:
+        """``finish`` for a message's recipients still in play: all (``live`` None) or ``live``."""
+        if live is None:
+            self.finish(r0, n, t, state, stage, node)
+        else:
+            self.finish_rows(live, t, state, stage, node)
 
     def locate(self, r0: int, n: int, node: int, stage: int) -> None:
         if n == 1:
@@ -273,7 +310,8 @@ class Ledger:
 
 def fingerprint(frame: pd.DataFrame) -> str:
     """A hash of a ledger's content, column by column in ``COLUMNS`` order: the same rows with the same
-    values give the same hash, whatever the dtypes or the order of a categorical's categories."""
+    values give the same hash, whatever the dtypes, or the order (or unused entries) of a categorical's
+    categories."""
     import hashlib
 
     h = hashlib.sha256()
@@ -281,6 +319,7 @@ def fingerprint(frame: pd.DataFrame) -> str:
         col = frame[name]
         h.update(name.encode())
         if isinstance(col.dtype, pd.CategoricalDtype):
+            col = col.cat.remove_unused_categories()
             names = np.asarray(col.cat.categories, dtype=object)
             order = np.argsort(names.astype(str), kind="stable")
             rank = np.empty(len(order), dtype=np.int64)

@@ -1,8 +1,11 @@
-"""The periodic probe: samples every station each ``outputs.sample_interval`` into preallocated arrays.
+"""The periodic probe: samples every component that has a station or gauges, each
+``outputs.sample_interval``, into preallocated arrays.
 
-Counts (arrivals, completions) are per interval; ``busy`` and ``queue`` are the values at the sample
-instant; ``utilisation`` is the time-average share of busy servers over the interval (exact, from the
-station's busy-time integral, not from the instant samples).
+Station fields: counts (arrivals, completions) are per interval; ``busy`` and ``queue`` are the values at
+the sample instant; ``utilisation`` is the time-average share of busy servers over the interval (exact,
+from the station's busy-time integral, not from the instant samples). Gauges are what each component
+class declares (``Component.GAUGES``: a frontend's spool, …), at the sample instant; a component without
+a gauge shows 0 in its column.
 """
 
 from __future__ import annotations
@@ -10,21 +13,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-FIELDS = ("arrivals", "completions", "busy", "queue", "busy_total", "spool_messages", "spool_bytes")
+STATION_FIELDS = ("arrivals", "completions", "busy", "queue", "busy_total")
 
 
 class Probe:
-    def __init__(self, model, interval: float, end: float):
-        self.env = model.env
+    def __init__(self, env, components: list, gauges: tuple[str, ...], interval: float, end: float):
+        self.env = env
         self.interval = interval
         self.end = end
-        self.components = [
-            c for c in model.components.values() if c.station is not None or c.spool is not None
-        ]
+        self.gauge_names = gauges
+        self.components = [c for c in components if c.station is not None or c.GAUGES]
+        # For each sampled component: the column index of each of its gauges.
+        self._gauge_cols = [[gauges.index(g) for g in c.GAUGES] for c in self.components]
         rows = int(np.ceil(end / interval)) + 2
         k = len(self.components)
         self.t = np.zeros(rows)
-        self.data = {f: np.zeros((rows, k)) for f in FIELDS}
+        self.data = {f: np.zeros((rows, k)) for f in STATION_FIELDS}
+        self.gauges = np.zeros((rows, k, len(gauges)))
         self.n = 1  # row 0: the empty system at time 0
 
     def run(self):
@@ -49,9 +54,9 @@ class Probe:
                     d["queue"][i, k],
                     d["busy_total"][i, k],
                 ) = st.snapshot(now)
-            if comp.spool is not None:
-                d["spool_messages"][i, k] = len(comp.spool)
-                d["spool_bytes"][i, k] = comp.spool_bytes
+            cols = self._gauge_cols[k]
+            if cols:
+                self.gauges[i, k, cols] = comp.gauges()
         self.n = i + 1
 
     def finish(self, end: float) -> None:
@@ -61,23 +66,21 @@ class Probe:
     def frame(self, start) -> pd.DataFrame:
         """Long format: one row per (sample time, component)."""
         n, k = self.n, len(self.components)
+        columns = [
+            "t",
+            "time",
+            "component",
+            "kind",
+            "servers",
+            "arrivals",
+            "completions",
+            "busy",
+            "queue",
+            "utilisation",
+            *self.gauge_names,
+        ]
         if k == 0 or n < 2:
-            return pd.DataFrame(
-                columns=[
-                    "t",
-                    "time",
-                    "component",
-                    "kind",
-                    "servers",
-                    "arrivals",
-                    "completions",
-                    "busy",
-                    "queue",
-                    "utilisation",
-                    "spool_messages",
-                    "spool_bytes",
-                ]
-            )
+            return pd.DataFrame(columns=columns)
         t = self.t[:n]
         dt = np.diff(t)[:, None]
         d = {f: a[:n] for f, a in self.data.items()}
@@ -85,21 +88,20 @@ class Probe:
         with np.errstate(invalid="ignore", divide="ignore"):
             util = np.diff(d["busy_total"], axis=0) / (dt * servers)  # NaN where there is no CPU station
         names = [c.name for c in self.components]
-        kinds = [c.attrs["kind"] for c in self.components]
+        kinds = [c.kind for c in self.components]
         tt = np.repeat(t[1:], k)
-        return pd.DataFrame(
-            {
-                "t": tt,
-                "time": pd.Timestamp(start) + pd.to_timedelta(tt, unit="s"),
-                "component": pd.Categorical(np.tile(names, n - 1), categories=names),
-                "kind": pd.Categorical(np.tile(kinds, n - 1), categories=list(dict.fromkeys(kinds))),
-                "servers": np.tile(servers, n - 1).astype(np.int32),
-                "arrivals": np.diff(d["arrivals"], axis=0).ravel().astype(np.int64),
-                "completions": np.diff(d["completions"], axis=0).ravel().astype(np.int64),
-                "busy": d["busy"][1:].ravel().astype(np.int32),
-                "queue": d["queue"][1:].ravel().astype(np.int32),
-                "utilisation": util.ravel(),
-                "spool_messages": d["spool_messages"][1:].ravel().astype(np.int64),
-                "spool_bytes": d["spool_bytes"][1:].ravel().astype(np.int64),
-            }
-        )
+        out = {
+            "t": tt,
+            "time": pd.Timestamp(start) + pd.to_timedelta(tt, unit="s"),
+            "component": pd.Categorical(np.tile(names, n - 1), categories=names),
+            "kind": pd.Categorical(np.tile(kinds, n - 1), categories=list(dict.fromkeys(kinds))),
+            "servers": np.tile(servers, n - 1).astype(np.int32),
+            "arrivals": np.diff(d["arrivals"], axis=0).ravel().astype(np.int64),
+            "completions": np.diff(d["completions"], axis=0).ravel().astype(np.int64),
+            "busy": d["busy"][1:].ravel().astype(np.int32),
+            "queue": d["queue"][1:].ravel().astype(np.int32),
+            "utilisation": util.ravel(),
+        }
+        for j, g in enumerate(self.gauge_names):
+            out[g] = self.gauges[1:n, :, j].ravel().astype(np.int64)
+        return pd.DataFrame(out)

@@ -15,11 +15,10 @@ import math
 
 import numpy as np
 
-from twin.components.smtp import open_session, smtp_transaction
 from twin.scenario.schema import WEEKDAYS
 from twin.sim.flow import Mail, journey
+from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start, start_at
-from twin.workload.mailboxes import GUESSED
 from twin.workload.senders import RemoteSenders
 
 HOUR = 3600.0
@@ -28,8 +27,7 @@ HOUR = 3600.0
 class MailClassDraws:
     """The random streams of one class, and one hour's draws from them."""
 
-    def __init__(self, model, name: str, spec, mean_rate: float):
-        streams = model.streams
+    def __init__(self, streams, name: str, spec, mean_rate: float):
         base = f"workload.inbound.{name}"
         self.name = name
         self.spec = spec
@@ -41,7 +39,7 @@ class MailClassDraws:
         self.mailboxes = streams.generator(f"{base}.mailboxes")
         self.size = streams.generator(f"{base}.size")
         self.spam = streams.generator(f"{base}.spam_score")
-        self.senders = RemoteSenders(model, f"inbound.{name}", spec.sender)
+        self.senders = RemoteSenders(streams, f"inbound.{name}", spec.sender)
         self._count = spec.recipients.draw_fn(self.recipients)
         self._size = spec.size.draw_fn(self.size)
         self._score = spec.spam_score.draw_fn(self.spam)
@@ -59,7 +57,7 @@ class MailClassDraws:
         total = int(counts.sum())
         picked = boxes.pick(self.mailboxes, total)
         guessed = self.mailboxes.random(total) < spec.guessed
-        picked[guessed] = GUESSED
+        picked[guessed] = NO_MAILBOX  # a made-up address: not in the population
         return {
             "t": times,
             "blocklisted": u[:, 0] < spec.blocklisted,
@@ -78,23 +76,29 @@ class InboundSource:
     (``Model.advance``): an arrival is not an event. ``next_at`` is the time of the next arrival (inf
     when there are no more); ``admit`` takes arrivals in time order for as long as none comes after
     SimPy's next event, so the order is exactly that of an arrival process yielding a timeout per
-    message, without those timeouts."""
+    message, without those timeouts.
+
+    Each arrival is handed to ``entry`` (the frontends' SMTP service, ``components/smtp.py``): its
+    ``open_session`` decides the connect-time stages, its ``transaction`` is the sender's try."""
 
     name = "inbound"
 
-    def __init__(self, model, spec):
-        self.model = model
+    def __init__(self, ctx, spec, entry):
+        self.env = ctx.env
+        self.ledger = ctx.ledger
+        self.mailboxes = ctx.mailboxes
+        self.entry = entry
         self.spec = spec
-        self.classes = [MailClassDraws(model, name, c, spec.volume) for name, c in spec.classes.items()]
+        self.classes = [MailClassDraws(ctx.streams, name, c, spec.volume) for name, c in spec.classes.items()]
         self.weekday = np.array([spec.weekday[d] for d in WEEKDAYS])
-        clock = model.scenario.clock
+        clock = ctx.scenario.clock
         self.start_local = clock.start
         self._start_utc = clock.start.astimezone(dt.UTC)
         self.start = spec.start
         self.stop = min(spec.stop if spec.stop is not None else math.inf, clock.horizon)
         self.offered_messages = 0
         self.offered_recipients = 0
-        ledger = model.ledger
+        ledger = ctx.ledger
         self._origin = ledger.origins.code(self.name)
         self._codes = np.array([ledger.classes.code(f"inbound-{c.name}") for c in self.classes])
         self._senders = [c.senders for c in self.classes]
@@ -133,14 +137,14 @@ class InboundSource:
     def _next_hour(self) -> None:
         """Draw hours until one has arrivals (or the source stops), offer its messages to the ledger in
         one step (numbered in time order) and set ``next_at``."""
-        model, ledger = self.model, self.model.ledger
+        ledger = self.ledger
         ledger.flush()  # the last hour's refusals at connect, in one step
         while self._t < self.stop:
             t = self._t
             span = min(HOUR - (t % HOUR), self.stop - t)  # up to the next full hour of simulated time
             day, hour = self.local_slot(t)
             batches = [
-                c.hour(t, span, c.hourly[hour] * self.weekday[day], model.mailboxes) for c in self.classes
+                c.hour(t, span, c.hourly[hour] * self.weekday[day], self.mailboxes) for c in self.classes
             ]
             self._t = t + span
             order = np.argsort(np.concatenate([b["t"] for b in batches]), kind="stable")
@@ -169,10 +173,10 @@ class InboundSource:
 
         Connect-time work is decided at the arrival (``open_session``) without an event; a message that
         goes on gets its sender's process, which starts at once and waits for its own times."""
-        model = self.model
-        group = model.groups["frontend"]
+        env, ledger, entry = self.env, self.ledger, self.entry
+        open_session, transaction = entry.open_session, entry.transaction
         senders = self._senders
-        peek = model.env.peek
+        peek = env.peek
         nxt = peek()
         while True:
             h, i, last = self._hour, self._i, self._n
@@ -185,7 +189,7 @@ class InboundSource:
                     self.next_at = at
                     return
                 r0, n, blocked, bad = r0s[i], counts[i], blocklisted[i], bad_sender[i]
-                opened = open_session(model, group, at, r0, n, None, blocked, bad)
+                opened = open_session(at, r0, n, None, blocked, bad)
                 if opened is not None:
                     mail = Mail(
                         h["mid"][i],
@@ -198,9 +202,9 @@ class InboundSource:
                         h["virus"][i],
                         h["attachment"][i],
                     )
-                    sender = journey(model, mail, group, senders[h["class"][i]], smtp_transaction, opened, at)
+                    sender = journey(env, ledger, mail, transaction, senders[h["class"][i]], opened, at)
                     if opened.__class__ is int:  # a temporary error at connect: the sender decides at ``at``
-                        start_at(model.env, sender, at - model.env.now)
+                        start_at(env, sender, at - env.now)
                     else:  # the session goes on; it waits for its own times
                         start(sender)
                     nxt = peek()

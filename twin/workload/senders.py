@@ -3,20 +3,19 @@
 A legitimate MTA keeps the message in its own queue and retries on its schedule (by default Postfix's
 queue manager: the gap doubles from 5 min up to ``maximal_backoff_time`` 4000 s, and the message is given
 up after ``maximal_queue_lifetime`` 5 d). Most spam bots never retry. The schedule is written and
-computed with Exim's rule machinery (``twin.sim.retry``), with one record per message.
+computed with Exim's rule machinery (``twin.exim.retry``), with one record per message.
 """
 
 from __future__ import annotations
 
 import math
 
+from twin.exim.retry import RetryDatabase, RetryLine, parse_rules
 from twin.scenario.distributions import batched
-from twin.sim.retry import RetryDatabase, RetryLine, parse_rules
 
 
 class RemoteSenders:
-    def __init__(self, model, name: str, spec):
-        streams = model.streams
+    def __init__(self, streams, name: str, spec):
         self.share = spec.retrying_share
         self.db = RetryDatabase(
             RetryLine("*", "*", parse_rules(spec.retry)),

@@ -6,31 +6,38 @@ import math
 
 from twin.scenario.distributions import batched
 from twin.scenario.schema import Source
-from twin.sim.flow import Message, journey
+from twin.sim.flow import Attempt, Message, journey
+from twin.sim.light import start_at
 from twin.workload.senders import RemoteSenders
 
 
 class PoissonSource:
-    def __init__(self, model, spec: Source):
-        self.model = model
+    """Offers each message to ``attempt`` (the entry point the model gives it: the class or station
+    named by ``enter``), in the remote sender's process."""
+
+    def __init__(self, ctx, spec: Source, attempt: Attempt):
+        self.env = ctx.env
+        self.ledger = ctx.ledger
         self.spec = spec
         self.name = spec.name
-        streams = model.streams
+        self.attempt = attempt
+        streams = ctx.streams
         rng = streams.generator(f"workload.{spec.name}.arrivals")
         mean_gap = 1.0 / spec.rate
         self._gap = batched(lambda n: rng.exponential(mean_gap, n))
         self._rcpts = streams.sampler(f"workload.{spec.name}.recipients", spec.recipients)
         self._size = streams.sampler(f"workload.{spec.name}.size", spec.size)
         self.start = spec.start
-        self.stop = min(spec.stop if spec.stop is not None else math.inf, model.scenario.clock.horizon)
-        self.senders = RemoteSenders(model, spec.name, spec.sender)
+        self.stop = min(spec.stop if spec.stop is not None else math.inf, ctx.scenario.clock.horizon)
+        self.senders = RemoteSenders(streams, spec.name, spec.sender)
         self.offered_messages = 0
         self.offered_recipients = 0
 
+    def begin(self) -> None:
+        start_at(self.env, self.run())
+
     def run(self):
-        model = self.model
-        env, ledger = model.env, model.ledger
-        group = model.groups[self.spec.enter]
+        env, ledger = self.env, self.ledger
         cls = ledger.classes.code(self.spec.traffic_class)
         origin = ledger.origins.code(self.name)
         gap, rcpts, size = self._gap, self._rcpts, self._size
@@ -45,4 +52,4 @@ class PoissonSource:
             mid, r0 = ledger.offer(n, t, cls, origin, nbytes)
             self.offered_messages += 1
             self.offered_recipients += n
-            env.process(journey(model, Message(mid, r0, n, nbytes), group, self.senders))
+            env.process(journey(env, ledger, Message(mid, r0, n, nbytes), self.attempt, self.senders))

@@ -1,4 +1,6 @@
-"""The population of addresses mail is sent to, and the state of their Cyrus mailboxes.
+"""The population of addresses mail is sent to: their directory entries (LDAP: status, quarantine flag)
+and their Cyrus mailboxes (quota, usage). The frontends read it at RCPT and for the quarantine, the
+store at LMTP; the inbound workload draws recipients from it (``pick``).
 
 Each address has one status (PLATFORM.md §2): ``active``; ``deactivated`` (rejected at RCPT, stage 2);
 ``unknown`` (no directory entry, rejected at RCPT, stage 3); ``missing`` (in the directory but without a
@@ -14,14 +16,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin.sim.ledger import NO_MAILBOX
+
 ACTIVE, DEACTIVATED, UNKNOWN, MISSING = range(4)
 STATUS_NAMES = ("active", "deactivated", "unknown", "missing")
-GUESSED = -1  # a made-up address (dictionary attack): not in the population, unknown to the directory
+GUESSED = NO_MAILBOX  # a made-up address (dictionary attack): not in the population, unknown to LDAP
 
 
 class Mailboxes:
-    def __init__(self, model, spec):
-        streams = model.streams
+    name = "mailboxes"
+
+    def __init__(self, env, streams, spec):
         n = spec.count
         self.spec = spec
         self.count = n
@@ -49,7 +54,7 @@ class Mailboxes:
         self.expunged = 0
         self._expunge_rng = streams.generator("workload.mailboxes.expunge")
         if spec.expunge is not None and n:
-            model.env.process(self._expunge(model.env, spec.expunge))
+            env.process(self._expunge(env, spec.expunge))
 
     def pick(self, rng: np.random.Generator, k: int) -> np.ndarray:
         """``k`` recipient mailboxes drawn by popularity."""
@@ -68,12 +73,18 @@ class Mailboxes:
                 self.usage[box] = left
             self.expunged += len(chosen)
 
-    def summary(self) -> dict:
+    def results(self) -> dict[str, dict]:
+        """The ``mailboxes`` block of kpis.json (none without a population)."""
+        if not self.count:
+            return {}
         counts = np.bincount(self.status, minlength=len(STATUS_NAMES))
         return {
-            "count": self.count,
-            **{name: int(counts[i]) for i, name in enumerate(STATUS_NAMES)},
-            "quarantine": int(self.quarantine.sum()),
-            "over_quota_now": int((np.asarray(self.usage) >= self.quota).sum()),
-            "expunged": self.expunged,
+            "mailboxes": {
+                "count": self.count,
+                **{name: int(counts[i]) for i, name in enumerate(STATUS_NAMES)},
+                "quarantine": int(self.quarantine.sum()),
+                "over_quota_now": int((np.asarray(self.usage) >= self.quota).sum()),
+                "expunged": self.expunged,
+                "usage_bytes": int(sum(self.usage)),
+            }
         }

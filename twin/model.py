@@ -1,11 +1,14 @@
-"""The Model: a SimPy environment with one component object per topology node, the workload sources,
-the probe, and a run loop that counts events and reports progress.
+"""The Model: assembles one run from the scenario and its topology (one component per node, the groups
+and services they share, the workload sources, the fault injector, the probe) and runs it: a loop that
+merges arrivals with SimPy's events, counts events and reports progress.
+
+This module sits above ``components`` and ``workload``: they never import it. What a part needs it gets
+at construction (``sim.context.Context``) or finds through the graph (``Component.wire``).
 """
 
 from __future__ import annotations
 
 import time
-from array import array
 from collections.abc import Callable
 
 import networkx as nx
@@ -13,16 +16,17 @@ import simpy
 
 from twin.components import DEFAULT, REGISTRY, Component, Group
 from twin.components.balancer import BalancerPair
-from twin.components.smtp import Stages
+from twin.components.mailboxes import Mailboxes
+from twin.components.smtp import SmtpService
 from twin.scenario.schema import Scenario
+from twin.sim.context import Context
 from twin.sim.faults import FaultInjector
+from twin.sim.flow import entry_into
 from twin.sim.ledger import Ledger
-from twin.sim.light import start_at
 from twin.sim.probes import Probe
 from twin.sim.streams import Streams
 from twin.topology import build_topology
 from twin.workload.inbound import InboundSource
-from twin.workload.mailboxes import Mailboxes
 from twin.workload.sources import PoissonSource
 
 Progress = Callable[[float, float], None]  # (simulated seconds done, simulated seconds in all)
@@ -32,71 +36,76 @@ class Model:
     def __init__(self, scenario: Scenario, seed: int = 0, graph: nx.MultiDiGraph | None = None):
         self.scenario = scenario
         self.seed = seed
-        self.env = simpy.Environment()
+        self.env = env = simpy.Environment()
         self.streams = Streams(seed)
         self.ledger = Ledger()
         self.graph = graph if graph is not None else build_topology(scenario)
         self.end = scenario.end
+        mailboxes = Mailboxes(env, self.streams, scenario.workload.mailboxes)
+        ctx = Context(env, self.streams, self.ledger, self.graph, scenario, self.end, mailboxes)
 
         classes = scenario.platform.classes()
         self.components: dict[str, Component] = {}
         for name, attrs in self.graph.nodes(data=True):
             kind = attrs["kind"]
             spec = scenario.platform.stations[name] if kind == "station" else classes.get(kind)
-            self.components[name] = REGISTRY.get(kind, DEFAULT)(self, name, attrs, spec)
+            self.components[name] = REGISTRY.get(kind, DEFAULT)(ctx, name, attrs, spec)
 
         self.groups: dict[str, Group] = {}
         by_target: dict[str, list[Component]] = {}
         for comp in self.components.values():
             by_target.setdefault(comp.group, []).append(comp)
         for target, members in by_target.items():
-            spec = members[0].spec
-            policy = getattr(spec, "balance", None) or scenario.policies.balance
-            self.groups[target] = Group(target, members, policy, self)
+            policy = getattr(members[0].spec, "balance", None) or scenario.policies.balance
+            self.groups[target] = Group(target, members, policy, ctx)
         for comp in self.components.values():
-            comp.wire()
-        lbs = self.groups.get("load_balancer")
-        self.balancer = (
-            BalancerPair(self, lbs.members, scenario.platform.load_balancer) if lbs is not None else None
-        )
+            comp.wire(self.groups)
 
-        # What the SMTP transactions need (components/smtp.py).
-        self.internet_latency = scenario.platform.network.internet_latency
-        self.quarantine_at = scenario.policies.spam.quarantine_at
-        self.smtp_stages = Stages(self.ledger)
-        self.smtp_replies = array("d")  # seconds from a client's command to the frontend's reply
-        self.tempfails: dict[int, int] = {}  # 4xx and failed connections, by ledger stage code
-        self.transactions = 0  # SMTP transactions remote senders began (each try counts)
-        self.data_transfers = 0  # ... of which reached DATA
-        self.mailboxes = Mailboxes(self, scenario.workload.mailboxes)
+        # Services: what several components share.
+        services: list = [mailboxes]
+        lbs = self.groups.get("load_balancer")
+        if lbs is not None:
+            spec = scenario.platform.load_balancer
+            served = [self.groups[c] for c in spec.serves if c in self.groups]
+            services.append(BalancerPair(ctx, lbs.members, served, spec))
+        self.sources: list = [
+            PoissonSource(ctx, s, entry_into(env, self.ledger, self.groups[s.enter]))
+            for s in scenario.workload.sources
+            if s.enabled
+        ]
+        # Arrivals the run loop merges with SimPy's events (not processes): the inbound workload, handed to
+        # the frontends' SMTP service.
+        self.arrivals = None
         inbound = scenario.workload.inbound
-        self.transfer_rate = inbound.transfer_rate if inbound is not None else 1.0
-        self.sources = [PoissonSource(self, s) for s in scenario.workload.sources if s.enabled]
-        # Arrivals the run loop merges with SimPy's events (not processes): the inbound workload.
-        self.arrivals = InboundSource(self, inbound) if inbound is not None and inbound.enabled else None
-        if self.arrivals is not None:
-            self.sources.append(self.arrivals)
-            # Room for the expected rows plus a margin (bounces, notices, chance), so that the columns
-            # need not be copied as they grow: that copying is slow and doubles the memory for a moment.
-            self.ledger.reserve(int(1.1 * self.arrivals.expected_recipients()))
-        self.faults = FaultInjector(self)
-        self.probe = Probe(self, scenario.outputs.sample_interval, self.end)
+        if "frontend" in self.groups:
+            smtp = SmtpService(ctx, self.groups["frontend"], scenario.outputs.quality.reply_within)
+            services.append(smtp)
+            if inbound is not None and inbound.enabled:
+                self.arrivals = InboundSource(ctx, inbound, smtp)
+                self.sources.append(self.arrivals)
+                # Room for the expected rows plus a margin (bounces, notices, chance), so that the columns
+                # need not be copied as they grow: that copying is slow and doubles the memory for a moment.
+                self.ledger.reserve(int(1.1 * self.arrivals.expected_recipients()))
+        self.services = services
+        self.faults = FaultInjector(ctx, self.components)
+        gauges = tuple(dict.fromkeys(g for cls in (*REGISTRY.values(), DEFAULT) for g in cls.GAUGES))
+        interval = scenario.outputs.sample_interval
+        self.probe = Probe(env, list(self.components.values()), gauges, interval, self.end)
         for comp in self.components.values():
             comp.start()
         for src in self.sources:
             if src is not self.arrivals:
-                start_at(self.env, src.run())
-        self.env.process(self.probe.run())
+                src.begin()
+        env.process(self.probe.run())
         if scenario.clock.warmup > 0:
-            self.env.process(self._end_warmup(scenario.clock.warmup))
+            env.process(self._end_warmup(scenario.clock.warmup))
         self.events = 0
         self.wall_seconds = 0.0
-        self.generated_recipients = 0  # bounces and delay warnings the platform itself wrote
 
-    def tempfail(self, stage: int) -> int:
-        """Count a temporary refusal of an SMTP transaction at ``stage``; returns the stage."""
-        self.tempfails[stage] = self.tempfails.get(stage, 0) + 1
-        return stage
+    @property
+    def parts(self) -> list:
+        """Everything that reports its own results: the components, then the shared services."""
+        return [*self.components.values(), *self.services]
 
     def _end_warmup(self, at: float):
         yield self.env.timeout(at)
@@ -106,7 +115,14 @@ class Model:
 
     def run(self, progress: Progress | None = None, every: float = 0.5) -> None:
         """Process every event and arrival before ``end`` (horizon + drain) and close the books;
-        ``progress`` is called about every ``every`` wall seconds."""
+        ``progress`` is called about every ``every`` wall seconds. Station statistics cover [warm-up,
+        horizon] unless ``outputs.statistics_include_drain``."""
+        horizon = self.scenario.clock.horizon
+        self.advance(horizon, progress, every)
+        if not self.scenario.outputs.statistics_include_drain:
+            for comp in self.components.values():
+                if comp.station is not None:
+                    comp.station.close_window(horizon)
         self.advance(self.end, progress, every)
         self.probe.finish(self.end)
         self.ledger.flush()
