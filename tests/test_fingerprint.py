@@ -29,7 +29,7 @@ RUNS = {
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
         ],
-        "fe4b19b18b321a4f87325bdfe27f7a2c50530f5bfcef4285b819b2a67442932e",
+        "23028bfa1cf95f4a2e0eb19f5d9d4054dd9e6c9d46ec9a5a3d16b21f22fd7f24",
     ),
 }
 

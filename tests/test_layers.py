@@ -23,7 +23,7 @@ ALLOWED = {
     "workload": {"sim", "exim", "scenario", "units"},
     "model": {"components", "workload", "sim", "topology", "scenario"},
     "analysis": {"components", "sim", "scenario"},
-    "report": {"io"},
+    "report": {"io", "topology"},
     "results": {"analysis", "report", "io", "scenario", "sim"},
     "__init__": {"model", "analysis", "results", "scenario"},  # twin.simulate, the notebook API
     "experiments": {"__init__", "scenario"},

@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "topology",
         help="list or draw the component graph of a scenario",
-        description="Print the nodes and edges of SCENARIO's topology; --png draws it in layers.",
+        description="Print the nodes and edges of SCENARIO's topology and what each dependency does when "
+        "it cannot be reached (marked where the model does not simulate it yet); --png draws it in layers.",
     )
     t.add_argument("scenario")
     t.add_argument("--png", metavar="FILE", help="draw the graph into this PNG file")
@@ -177,7 +178,7 @@ def cmd_schema(args) -> int:
 
 def cmd_topology(args) -> int:
     from twin.scenario import load_scenario
-    from twin.topology import build_topology, draw_topology
+    from twin.topology import build_topology, dependencies, draw_topology
 
     sc = load_scenario(args.scenario, args.overrides)
     g = build_topology(sc)
@@ -190,6 +191,10 @@ def cmd_topology(args) -> int:
                     "nodes": [{"name": n, **{k: v for k, v in d.items()}} for n, d in g.nodes(data=True)],
                     "edges": [
                         {"from": u, "to": v, "kind": k, **d} for u, v, k, d in g.edges(keys=True, data=True)
+                    ],
+                    "dependencies": [
+                        {"dependent": d.dependent, "on": d.on, "effect": d.effect, "modelled": d.modelled}
+                        for d in dependencies(g)
                     ],
                 },
                 indent=2,
@@ -207,6 +212,11 @@ def cmd_topology(args) -> int:
     for _, _, k in g.edges(keys=True):
         kinds[k] = kinds.get(k, 0) + 1
     print(f"{g.number_of_nodes()} nodes; edges: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    deps = dependencies(g)
+    if deps:
+        print("\ndependencies: what a class does while no instance of what it depends on can be reached")
+        for d in deps:
+            print(f"  {d.dependent} -> {d.on}: {d.effect}" + (f" [{d.note}]" if d.note else ""))
     if args.png:
         print(f"drawn to {args.png}")
     return EXIT_OK

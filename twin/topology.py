@@ -75,6 +75,11 @@ class Dependency:
     effect: str
     modelled: bool
     test: str = ""  # the test that pins the effect down
+    missing: str = ""  # what the model lacks to simulate it (when not modelled)
+
+    @property
+    def note(self) -> str:
+        return "" if self.modelled else f"not modelled yet: {self.missing}"
 
 
 DEPENDENCIES = (
@@ -109,8 +114,9 @@ DEPENDENCIES = (
     Dependency(
         "frontend",
         "kdc",
-        "authenticated SMTP submission fails (no submission traffic is modelled yet)",
+        "authenticated SMTP submission fails",
         False,
+        missing="no SMTP submission traffic",
     ),
     Dependency(
         "scanner",
@@ -129,20 +135,23 @@ DEPENDENCIES = (
     Dependency(
         "store",
         "kdc",
-        "IMAP/POP logins fail (no client sessions are modelled yet)",
+        "IMAP/POP logins fail",
         False,
+        missing="no IMAP/POP client sessions",
     ),
     Dependency(
         "replica",
         "san",
-        "replication stops (the replica is not modelled yet)",
+        "replication stops",
         False,
+        missing="the replica is a node without behaviour",
     ),
     Dependency(
         "lists",
         "ldap",
-        "list expansion fails (Mailman is not modelled yet)",
+        "list expansion fails",
         False,
+        missing="no Mailman lists",
     ),
 )
 

@@ -15,6 +15,8 @@ What Exim does with such mail (Exim specification, "Retry configuration"; delive
 
 from __future__ import annotations
 
+import simpy
+
 from twin.components.server import Server
 from twin.components.smtp import SmtpListener
 from twin.exim.queue import QueuedMessage, Step, delivery_run, next_warning, parse_delay_warning
@@ -89,6 +91,7 @@ class Frontend(Server):
                 "warnings_sent",
                 "frozen",
                 "notices_sent",
+                "deliveries_cut",
             ),
             0,
         )
@@ -112,7 +115,23 @@ class Frontend(Server):
         self.scanners = self.peer("scanner")  # through the balancer's virtual address
         self.local = self.peer("store")  # the route for local mailboxes (stage 9)
         self.internet = self.peer("internet")  # bounces and delay warnings
-        self.env.process(self._daemon())
+        self._daemon_process = self.env.process(self._daemon(restart=False))
+
+    # -- down and back -------------------------------------------------------------------------------------
+
+    def went_down(self) -> None:
+        """Exim dies with its host: every SMTP connection drops, the daemon and its queue runners die, a
+        delivery in flight gets no acknowledgement. The spool is on disk: it survives."""
+        super().went_down()
+        self.smtp.drop_all()
+        self.runners = 0
+        if self._daemon_process.is_alive:
+            self._daemon_process.interrupt()
+
+    def came_up(self) -> None:
+        """Exim's daemon starts again, with a queue run at once (daemon.c)."""
+        super().came_up()
+        self._daemon_process = self.env.process(self._daemon(restart=True))
 
     # -- accepting ---------------------------------------------------------------------------------------
 
@@ -137,24 +156,31 @@ class Frontend(Server):
 
     # -- queue runners -----------------------------------------------------------------------------------
 
-    def _daemon(self):
+    def _daemon(self, restart: bool):
+        """Exim's daemon: a queue runner every ``queue_interval``, at most ``queue_run_max`` at once. At the
+        start of the run each frontend's daemon has its own phase (it started at its own boot time); a
+        daemon started again after an outage begins with a queue run at once, as Exim's does."""
         env, interval = self.env, self.exim.queue_interval
-        # Each frontend's daemon started at its own boot time: its queue runs have their own phase.
-        yield env.timeout(float(self._phase.random()) * interval)
-        while True:
-            if self.up and self.runners < self.exim.queue_run_max and self.spool:
-                self.runners += 1
-                env.process(self._queue_run())
-            yield env.timeout(interval)
+        try:
+            if not restart:
+                yield env.timeout(float(self._phase.random()) * interval)
+            while True:
+                if self.runners < self.exim.queue_run_max and self.spool:
+                    self.runners += 1
+                    env.process(self._queue_run())
+                yield env.timeout(interval)
+        except simpy.Interrupt:
+            return  # the host went down
 
     def _queue_run(self):
+        boot = self.boot
+        asleep = 0
         try:
             spool, counts = self.spool, self.counts
             items = list(spool.values())
-            asleep = 0
             for i in self._order.permutation(len(items)).tolist():  # queue_run_in_order is false
-                if not self.up:
-                    return  # the host went down: its queue runner dies with it
+                if self.boot != boot:
+                    return  # the host went down: its queue runner died with it
                 item = items[i]
                 if item.busy or item.frozen or spool.get(item.msg.r0) is not item:
                     continue
@@ -166,11 +192,15 @@ class Frontend(Server):
                 yield from self.run_delivery(item)
         finally:
             self.counts["retry_time_not_reached"] += asleep
-            self.runners -= 1
+            if self.boot == boot:
+                self.runners -= 1
 
     # -- one delivery run for one message ------------------------------------------------------------------
 
     def run_delivery(self, item: Spooled):
+        """One delivery run of ``item``: a generator (the caller's process goes on when it ends)."""
+        if not self.up:
+            return  # a frontend that is down delivers nothing; the message waits on its spool
         item.busy = True
         item.wake = 0.0
         try:
@@ -255,13 +285,23 @@ class Frontend(Server):
     def _lmtp(self, item: Spooled, rows: list[int], store):
         """Deliver to the store; each recipient's reply decides: 250 done, 452 per-address retry, 5xx
         bounce."""
-        msg, db = item.msg, self.retry
+        msg, db, boot = item.msg, self.retry, self.boot
         if len(rows) == len(item.rows):  # ``rows`` is taken from ``item.rows``: all are tried
             remaining = []
         else:
             tried = set(rows)
             remaining = [r for r in item.rows if r not in tried]  # their address retry time has not come
-        temporary, permanent = yield from store.lmtp(msg, rows, self)
+        replies = yield from store.lmtp(msg, rows, self)
+        if self.boot != boot:
+            return  # this frontend died during the session: the message waits on its spool
+        if replies is None:  # the store died during the session: no replies, a host error
+            self.counts["deliveries_cut"] += 1
+            if db.failed(("host", item.group.name), self.env.now, item.received):
+                self._give_up(item, item.rows, "retry timeout exceeded")
+            elif item.warning_due(self.env.now, self.warning_times):
+                self._notify(item, "delay_warning")
+            return
+        temporary, permanent = replies
         mailbox_of, now = self.ledger.mailbox_of, self.env.now
         if db.records:
             refused = set(temporary).union(r for r, _ in permanent) if temporary or permanent else ()

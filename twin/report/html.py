@@ -9,6 +9,7 @@ import pandas as pd
 
 from twin.io import write_text
 from twin.report import plots
+from twin.topology import dependencies
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -260,13 +261,35 @@ def write_report(res, out: Path) -> list[Path]:
                 "still down" if i["end_s"] is None else _hms(i["end_s"]),
                 _hms(i["duration_s"]),
                 i["cause"],
+                "; ".join(
+                    [i["effect"]]
+                    + [
+                        f"{d['class']}: {d['effect']}" + ("" if d["modelled"] else " (not modelled yet)")
+                        for d in i["dependents"]
+                    ]
+                ),
             ]
             for i in k["incidents"]
         ]
         parts += [
             "<h2>Incidents</h2>",
             "<p>Shaded red in the plots above; times are simulated time since the start.</p>",
-            _table(["node", "class", "down at", "up at", "for", "cause"], inc_rows, numeric_from=6),
+            _table(
+                ["node", "class", "down at", "up at", "for", "cause", "what it does"], inc_rows, numeric_from=7
+            ),
+        ]
+    deps = dependencies(res.graph)
+    if deps:
+        parts += [
+            "<h2>Dependencies</h2>",
+            "<p>What a class does while no instance of a class it depends on can be reached (docs/"
+            "architecture.md). Where the model does not simulate an effect yet, an outage of that "
+            "dependency changes nothing in this run.</p>",
+            _table(
+                ["class", "depends on", "effect", "simulated"],
+                [[d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"] for d in deps],
+                numeric_from=4,
+            ),
         ]
     parts += [
         "<h2>Delivery latency (offered to delivered)</h2>",

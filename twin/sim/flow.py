@@ -19,6 +19,7 @@ from collections.abc import Callable, Generator
 from twin.sim.ledger import STATE_CODE
 
 DELIVERED = STATE_CODE["delivered"]
+LOST = STATE_CODE["lost"]
 EXPIRED_AT_SENDER = STATE_CODE["expired_at_sender"]
 AT_SENDER = 0  # node code of "(sender)"
 
@@ -118,7 +119,11 @@ def deliver(env, ledger, msg: Message, group, target):
 
 def through(env, ledger, msg: Message, group, first=None, accepted=False):
     """One pass; returns None when the message reached a terminal state or a frontend accepted it, else
-    the stage code of the group that refused (or whose instance failed while serving it)."""
+    the stage code of the group that refused (or whose instance failed while serving it).
+
+    An instance that fails while serving the message gives no answer: before anyone accepted the message
+    the sender's try fails (it retries); after, the message was in that instance's hands and is ``lost``
+    there (a generic station keeps nothing on disk; the frontends' spools do, and are not on this path)."""
     r0, n = msg.r0, msg.n
     mta = None
     while True:
@@ -137,7 +142,13 @@ def through(env, ledger, msg: Message, group, first=None, accepted=False):
         ledger.locate(r0, n, comp.code, comp.stage)
         station = comp.station
         if station is not None:
+            boot = comp.boot
             yield from station.serve(comp.service_time())
+            if comp.boot != boot:
+                if not accepted:
+                    return group.stage
+                ledger.finish(r0, n, env.now, LOST, comp.stage, comp.code)
+                return None
         hop = comp.next_hop()
         if hop.__class__ is int:
             if hop == DELIVERED and not accepted:
