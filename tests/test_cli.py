@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import BASELINE
+from tests.helpers import BASELINE, ROOT
 from twin.cli import main
 
 SHORT = ["--set", "clock.horizon=20m", "--set", "clock.drain=2m"]
@@ -202,7 +202,11 @@ def test_retry_schedule_json_for_exims_default_rule(capsys):
     }
     assert out["queue_interval_s"] == 300
     assert out["attempts_min"][:11] == [0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 195]
-    assert out["delay_warnings_min"] == [1440, 2880, 4320, 5760]
+    # Warnings only at real attempts (deliver.c): the first attempt after each day on the queue, and none
+    # with the bounce (docs/retry.md says so).
+    assert out["delay_warnings_min"] == [1750, 3190, 4630]
+    assert set(out["delay_warnings_min"]) <= set(out["attempts_min"])
+    assert '"delay_warnings_min": [1750.0, 3190.0, 4630.0]' in (ROOT / "docs" / "retry.md").read_text()
     assert (out["bounce_min"], out["bounce_reason"]) == (5765, "retry timeout exceeded")
     assert len(out["next_try_min"]) == len(out["attempts_min"]) - 1
 

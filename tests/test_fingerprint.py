@@ -29,7 +29,7 @@ RUNS = {
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
         ],
-        "23028bfa1cf95f4a2e0eb19f5d9d4054dd9e6c9d46ec9a5a3d16b21f22fd7f24",
+        "2b3828e95818a68a0a55e0c91ec73b3d7e01c9eaf117852f92025810372b7b4b",
     ),
 }
 

@@ -189,18 +189,13 @@ def test_delay_warnings_follow_deliver_c():
     assert parse_delay_warning("0") == ()
 
 
-def test_schedule_warnings_come_with_queue_runs():
+def test_schedule_warnings_come_only_with_real_attempts():
+    # deliver.c sends a delay warning only after a run that really attempted a delivery
+    # (delivery_attempted); runs that skip the message for its retry time send none, nor does the bounce.
     s = attempts(EXIM_DEFAULT, q=5 * M)
-    assert s.delay_warnings == [1 * D, 2 * D, 3 * D, 4 * D]
-    s = attempts(EXIM_DEFAULT, q=7 * M, delay_warning=(24 * H,))
-    assert s.delay_warnings[0] == 206 * 7 * M  # the first run at or after 24 h: 1442 min
-
-
-def test_next_warning_is_the_inverse_of_warnings_due():
-    from twin.exim.queue import next_warning, warnings_due
-
-    for times in ((86400.0,), (4 * 3600.0, 8 * 3600.0, 24 * 3600.0), (3600.0, 7200.0)):
-        for sent in range(6):
-            t = next_warning(sent, times)
-            assert warnings_due(t, times) == sent + 1
-            assert warnings_due(t - 1, times) == sent
+    assert s.delay_warnings == [1750 * M, 3190 * M, 4630 * M]  # 1d 05:10, 2d 05:10, 3d 05:10
+    assert set(s.delay_warnings) <= set(s.attempts)
+    for w in s.delay_warnings:  # each at the first attempt after a whole day on the queue
+        before = [a for a in s.attempts if a < w]
+        assert warnings_due(w, (24 * H,)) > warnings_due(before[-1], (24 * H,))
+    assert s.bounce == 5765 * M and s.bounce not in s.delay_warnings

@@ -10,7 +10,9 @@ What Exim does with such mail (Exim specification, "Retry configuration"; delive
 - when the retry rules give up, the recipients bounce: a new message with the null sender ``<>`` and the
   original as parent goes to the sender over the Internet; a bounce or warning that cannot be delivered is
   not bounced again but frozen on the spool;
-- after a run that leaves a message deferred, a delay warning goes to the sender when one is due.
+- after a run that attempted a delivery and left the message deferred, a delay warning goes to the
+  sender when one is due; a run that skips the message (retry time not reached) sends none, and a
+  bounce comes without one (deliver.c: ``delivery_attempted``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import simpy
 
 from twin.components.server import Server
 from twin.components.smtp import SmtpListener
-from twin.exim.queue import QueuedMessage, Step, delivery_run, next_warning, parse_delay_warning
+from twin.exim.queue import QueuedMessage, Step, delivery_run, parse_delay_warning
 from twin.exim.retry import Check, RetryDatabase, exim_time, parse_retry_line
 from twin.sim.flow import Message, deliver
 from twin.sim.ledger import STATE_CODE
@@ -206,10 +208,8 @@ class Frontend(Server):
         try:
             msg, counts = item.msg, self.counts
             rows = self._addresses_due(item) if self.retry.records else item.rows
-            if not rows:
+            if not rows:  # every address waits for its retry time: nothing tried, so no warning either
                 counts["retry_time_not_reached"] += 1
-                if item.rows and item.warning_due(self.env.now, self.warning_times):
-                    self._notify(item, "delay_warning")
                 self._sleep(item)
                 return
             key = ("host", item.group.name)
@@ -234,9 +234,9 @@ class Frontend(Server):
 
     def _sleep(self, item: Spooled) -> None:
         """After a run in which no address was due: the earliest time a queue run could do anything
-        with the message (an address's retry time, the ultimate address timeout, a record expiring, the
-        next delay warning). Queue runs skip it until then, as long as its records are unchanged; this
-        only saves the work of asking, the outcome is what run_delivery would decide."""
+        with the message (an address's retry time, the ultimate address timeout, a record expiring).
+        Queue runs skip it until then, as long as its records are unchanged; this only saves the work of
+        asking, the outcome is what run_delivery would decide."""
         db, mailbox_of = self.retry, self.ledger.mailbox_of
         recs = []
         # The ultimate address timeout, on Exim's whole-second clock.
@@ -248,8 +248,6 @@ class Frontend(Server):
                 return
             recs.append((key, rec))
             wake = min(wake, rec.next_try, rec.time_stamp + db.retry_data_expire + 1)
-        if item.warn and self.warning_times:
-            wake = min(wake, item.received + next_warning(item.warnings_sent, self.warning_times))
         item.wake = wake
         item.records = tuple(recs)
 

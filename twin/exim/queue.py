@@ -2,7 +2,9 @@
 the schedule preview of ``mailtwin retry-schedule``.
 
 Sources: ``src/deliver.c`` (the delivery run of one message; the number of delay warnings due after a
-given time on the queue, and when one is sent) and the Exim specification (``delay_warning``).
+given time on the queue, and when one is sent: only at the end of a delivery run in which a delivery was
+really attempted, ``delivery_attempted``, and that left addresses deferred) and the Exim specification
+(``delay_warning``).
 
 The simulated frontends (``twin/components/frontend.py``) and ``retry_schedule`` both call
 ``delivery_run``; neither has its own copy of the logic.
@@ -37,15 +39,6 @@ def warnings_due(queue_time: float, times: tuple[float, ...]) -> int:
     return count + int((queue_time - times[-1]) // last_gap)
 
 
-def next_warning(sent: int, times: tuple[float, ...]) -> float:
-    """Time on the queue at which warning number ``sent + 1`` becomes due (the inverse of warnings_due)."""
-    k = sent + 1
-    if k <= len(times):
-        return times[k - 1]
-    last_gap = times[-1] - (times[-2] if len(times) > 1 else 0.0)
-    return times[-1] + (k - len(times)) * last_gap
-
-
 def parse_delay_warning(text: str | float | None) -> tuple[float, ...]:
     """``24h`` or ``4h:8h:24h``; ``0`` switches warnings off, as in Exim."""
     if text is None:
@@ -70,8 +63,9 @@ class QueuedMessage:
     warnings_sent: int = 0
 
     def warning_due(self, now: float, times: tuple[float, ...]) -> bool:
-        """After a delivery run that left the message deferred: send one warning if fewer were sent than
-        are due by now (several overdue thresholds still give one warning, as in deliver.c)."""
+        """After a delivery run that attempted a delivery and left the message deferred: send one warning
+        if fewer were sent than are due by now (several overdue thresholds still give one warning, as in
+        deliver.c). A run that skipped the message (retry time not reached) must not ask."""
         if not self.warn or not times:
             return False
         due = warnings_due(now - self.received, times)
@@ -94,7 +88,7 @@ class RunResult:
     reason: str | None = None  # with BOUNCE
     attempted: bool = False  # a connection was tried
     retry_time_not_reached: bool = False
-    warn: bool = False  # with DEFERRED: a delay warning is due now
+    warn: bool = False  # with DEFERRED after an attempt: a delay warning is due now
 
 
 def delivery_run(db: RetryDatabase, key, msg: QueuedMessage, now: float, connect, warning_times) -> RunResult:
@@ -106,8 +100,7 @@ def delivery_run(db: RetryDatabase, key, msg: QueuedMessage, now: float, connect
     if key in db.records:  # without a record, ``check`` would say ATTEMPT
         check = db.check(key, now, msg.received)
         if check is Check.DEFER:
-            warn = msg.warning_due(now, warning_times)
-            return RunResult(Step.DEFERRED, retry_time_not_reached=True, warn=warn)
+            return RunResult(Step.DEFERRED, retry_time_not_reached=True)  # no attempt: no warning
         if check is not Check.ATTEMPT:
             return RunResult(Step.BOUNCE, reason=check.value)
     target = connect()

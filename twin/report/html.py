@@ -274,9 +274,7 @@ def write_report(res, out: Path) -> list[Path]:
         parts += [
             "<h2>Incidents</h2>",
             "<p>Shaded red in the plots above; times are simulated time since the start.</p>",
-            _table(
-                ["node", "class", "down at", "up at", "for", "cause", "what it does"], inc_rows, numeric_from=7
-            ),
+            _table(["node", "class", "down at", "up at", "for", "cause", "what it does"], inc_rows, 7),
         ]
     deps = dependencies(res.graph)
     if deps:
