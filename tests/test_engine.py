@@ -180,3 +180,22 @@ def test_the_conservation_check_catches_violations():
     model.sources[0].offered_recipients += 1  # a recipient offered but never written to the ledger
     _, check = recipients_and_conservation(model)
     assert not check["ok"] and check["offered_by_sources"] == check["ledger_rows"] + 1
+
+
+def test_station_statistics_cover_warm_up_to_horizon_unless_the_drain_is_asked_for():
+    # M/M/1 at rho = 0.5 for an hour, then an hour of drain without arrivals. Over [0, horizon] the
+    # utilisation is the busy time of the first hour (the probe's exact integral says the same); over
+    # the whole run it is that plus the little work left at the horizon, spread over two hours.
+    data = network({"s": station(1, "0.5s")}, [{"name": "a", "enter": "s", "rate": "1/s"}], horizon="1h")
+    data["clock"]["drain"] = "1h"
+    res = simulate(data, seed=3)
+    window = res.kpis["components"]["s"]
+    ts = res.timeseries
+    first_hour = ts[ts["t"] <= 3600]["utilisation"].mean()
+    assert window["utilisation"] == pytest.approx(first_hour, rel=1e-9)
+    assert window["utilisation_peak"] == ts[ts["t"] <= 3600]["utilisation"].max()
+    data["outputs"]["statistics_include_drain"] = True
+    whole = simulate(data, seed=3).kpis["components"]["s"]
+    assert whole["utilisation"] == pytest.approx(ts["utilisation"].mean(), rel=1e-9)
+    assert 2 * whole["utilisation"] == pytest.approx(window["utilisation"], rel=0.01)
+    assert whole["customers"] == window["customers"]  # nobody arrives in the drain

@@ -191,16 +191,16 @@ def incidents(model) -> list[dict]:
 
 def collect(model, timeseries) -> dict[str, dict]:
     """The blocks the parts report: a component's entry goes under its node name, a service's block
-    stands as it is. Stations get their highest sampled utilisation from the time series."""
+    stands as it is. Stations get their highest sampled utilisation in the statistics window (after the
+    warm-up, up to the horizon or, with ``outputs.statistics_include_drain``, the end)."""
     out: dict[str, dict] = {}
     for comp in model.components.values():
         for block, entry in comp.results().items():
             out.setdefault(block, {})[comp.name] = entry
-    peaks = (
-        timeseries.groupby("component", observed=True)["utilisation"].max().to_dict()
-        if len(timeseries)
-        else {}
-    )
+    clock = model.scenario.clock
+    last = model.end if model.scenario.outputs.statistics_include_drain else clock.horizon
+    window = timeseries[(timeseries["t"] > clock.warmup) & (timeseries["t"] <= last)] if len(timeseries) else []
+    peaks = window.groupby("component", observed=True)["utilisation"].max().to_dict() if len(window) else {}
     for name, entry in out.get("components", {}).items():
         for k, v in entry.items():
             entry[k] = _finite(v)
