@@ -199,8 +199,10 @@ def collect(model, timeseries) -> dict[str, dict]:
             out.setdefault(block, {})[comp.name] = entry
     clock = model.scenario.clock
     last = model.end if model.scenario.outputs.statistics_include_drain else clock.horizon
-    window = timeseries[(timeseries["t"] > clock.warmup) & (timeseries["t"] <= last)] if len(timeseries) else []
-    peaks = window.groupby("component", observed=True)["utilisation"].max().to_dict() if len(window) else {}
+    peaks = {}
+    if len(timeseries):
+        window = timeseries[(timeseries["t"] > clock.warmup) & (timeseries["t"] <= last)]
+        peaks = window.groupby("component", observed=True)["utilisation"].max().to_dict()
     for name, entry in out.get("components", {}).items():
         for k, v in entry.items():
             entry[k] = _finite(v)
