@@ -7,8 +7,13 @@ twin's time per customer to the reference's survives a noisy or slower machine.
 Cases:
   reference     bare SimPy: 5-station tandem, one process per customer with simpy.Resource
   twin-tandem   the same tandem built from mailtwin stations (scenario machinery, ledger, probe)
-  baseline-1d   scenarios/baseline.yaml for one simulated day
-  baseline-7d   ... for seven (the issue's target: at most 120 s wall and 2 GB peak RSS)
+  baseline-1d   scenarios/baseline.yaml for one simulated day, run and saved with its report
+  baseline-7d   ... for seven (the target: at most 120 s of run and 1 GB peak RSS of the whole process)
+  baseline-30d  ... for thirty (not run by default: --cases baseline-30d; the target: at most 1.5 GB)
+
+"wall s" is the run itself (the model's loop); "total s" is the whole simulate-and-save: building the
+model, the run, writing the ledger file and the KPIs, the report. Peak RSS is the whole process's,
+saving and report included.
 
 For the baselines, "customers" are the SMTP transactions that reached DATA: the work a message that is
 not refused at connect or RCPT causes; the ratio compares the twin's seconds per such message with the
@@ -92,12 +97,18 @@ def case_twin_tandem() -> dict:
 
 
 def _baseline(days: int) -> dict:
+    import tempfile
+
     import twin
 
+    t0 = time.perf_counter()
     sc = twin.load_scenario(ROOT / "scenarios" / "baseline.yaml", [f"clock.horizon={days}d"])
     res = twin.simulate(sc, seed=1)
+    with tempfile.TemporaryDirectory(prefix="mailtwin-bench-") as out:
+        res.save(out)
     return {
         "wall_seconds": res.run["wall_seconds"],
+        "total_seconds": time.perf_counter() - t0,
         "messages_offered": res.kpis["messages_offered"],
         "customers": res.kpis["smtp"]["reached_data"],
         "events": res.run["events_processed"],
@@ -112,8 +123,16 @@ def case_baseline_7d() -> dict:
     return _baseline(7)
 
 
-TARGET_7D_WALL_S = 120.0  # issue 4
-TARGET_7D_RSS_MB = 2048.0
+def case_baseline_30d() -> dict:
+    return _baseline(30)
+
+
+TARGET_7D_WALL_S = 120.0  # issue 4, kept since
+TARGET_7D_RSS_MB = 1024.0  # issue 9: the whole process, save and report included
+TARGET_30D_RSS_MB = 1536.0
+# The reference's median when the targets were set (docs/performance.md): the machine has been seen to
+# run the same code three times slower on other days, so the 7-day figure is also shown at that speed.
+REFERENCE_WHEN_SET_S = 6.43
 
 
 CASES = {
@@ -121,7 +140,9 @@ CASES = {
     "twin-tandem": case_twin_tandem,
     "baseline-1d": case_baseline_1d,
     "baseline-7d": case_baseline_7d,
+    "baseline-30d": case_baseline_30d,
 }
+DEFAULT_CASES = ["reference", "twin-tandem", "baseline-1d", "baseline-7d"]
 
 
 def run_one(name: str) -> dict:
@@ -133,7 +154,7 @@ def run_one(name: str) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=3, help="runs per case (median reported; default 3)")
-    p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    p.add_argument("--cases", nargs="+", choices=list(CASES), default=DEFAULT_CASES)
     p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     p.add_argument("--one", choices=list(CASES), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -169,14 +190,15 @@ def main() -> int:
     from twin.io import write_text
 
     write_text(args.out, json.dumps(doc, indent=2) + "\n")
-    head = ("case", "wall s", "offered", "DATA/cust.", "events/s", "peak MB", "x ref")
+    head = ("case", "wall s", "total s", "offered", "DATA/cust.", "events/s", "peak MB", "x ref")
     print(f"{head[0]:<14}" + "".join(f"{h:>12}" for h in head[1:]))
     for name, r in results.items():
         eps = f"{r['events_per_second']:,.0f}" if "events_per_second" in r else "-"
         ratio = f"{r['ratio_to_reference']:.2f}" if "ratio_to_reference" in r else "-"
         offered = f"{r['messages_offered']:,.0f}" if "messages_offered" in r else "-"
+        total = f"{r['total_seconds']:.2f}" if "total_seconds" in r else "-"
         print(
-            f"{name:<14}{r['wall_seconds']:>12.2f}{offered:>12}{r['customers']:>12,.0f}{eps:>12}"
+            f"{name:<14}{r['wall_seconds']:>12.2f}{total:>12}{offered:>12}{r['customers']:>12,.0f}{eps:>12}"
             f"{r['peak_rss_mb']:>12.0f}{ratio:>12}"
         )
     print(f"medians of {args.repeat} runs; written to {args.out}")
@@ -186,6 +208,19 @@ def main() -> int:
         print(
             f"7-day target (<= {TARGET_7D_WALL_S:.0f} s, <= {TARGET_7D_RSS_MB:.0f} MB): "
             f"{'met' if ok else 'NOT met'} ({week['wall_seconds']:.0f} s, {week['peak_rss_mb']:.0f} MB)"
+        )
+        if "reference" in results:
+            scale = REFERENCE_WHEN_SET_S / results["reference"]["wall_seconds"]
+            print(
+                f"  at the speed of the machine the target was set on (reference {REFERENCE_WHEN_SET_S} s, "
+                f"here {results['reference']['wall_seconds']:.2f} s): {week['wall_seconds'] * scale:.0f} s"
+            )
+    month = results.get("baseline-30d")
+    if month is not None:
+        ok = month["peak_rss_mb"] <= TARGET_30D_RSS_MB
+        print(
+            f"30-day target (<= {TARGET_30D_RSS_MB:.0f} MB): {'met' if ok else 'NOT met'} "
+            f"({month['peak_rss_mb']:.0f} MB, {month['wall_seconds']:.0f} s)"
         )
     return 0
 

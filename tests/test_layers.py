@@ -24,8 +24,9 @@ ALLOWED = {
     "model": {"components", "workload", "sim", "topology", "scenario"},
     "analysis": {"components", "sim", "scenario"},
     "report": {"io", "topology"},
-    "results": {"analysis", "report", "io", "scenario", "sim"},
-    "__init__": {"model", "analysis", "results", "scenario"},  # twin.simulate, the notebook API
+    "parquet": {"io", "scenario", "sim"},
+    "results": {"analysis", "report", "io", "scenario", "sim", "parquet"},
+    "__init__": {"model", "analysis", "results", "scenario", "parquet"},  # twin.simulate, the notebook API
     "experiments": {"__init__", "scenario"},
     "cli": {"__init__", "exim", "io", "scenario", "sim", "topology", "units", "experiments"},
     "__main__": {"cli"},

@@ -20,24 +20,46 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 
 def simulate(scenario: Scenario, seed: int = 0, progress=None):
-    """Run a scenario once and return its Results (a pure function of scenario, seed and code version)."""
-    from twin.analysis.kpis import compute_kpis
+    """Run a scenario once and return its Results (a pure function of scenario, seed and code version).
+
+    The ledger is written to a Parquet file in a temporary folder as the run closes (the KPIs are counted
+    in the same pass); ``Results.ledger`` reads it when asked, ``Results.save`` copies it. The folder goes
+    with the Results object."""
+    import shutil
+    import tempfile
+    import weakref
+    from pathlib import Path
+
+    from twin.analysis.kpis import compute_kpis, latency_cdfs
+    from twin.analysis.tally import LedgerTally
     from twin.model import Model
+    from twin.parquet import write_ledger
     from twin.results import Results, run_info
 
     model = Model(scenario, seed=seed)
     model.run(progress=progress)
     timeseries = model.probe.frame(scenario.clock.start)
-    kpis = compute_kpis(model, timeseries)
-    return Results(
-        scenario=scenario,
-        seed=seed,
-        kpis=kpis,
-        timeseries=timeseries,
-        graph=model.graph,
-        run=run_info(model, __version__),
-        _ledger=model.ledger,
-    )
+    workdir = Path(tempfile.mkdtemp(prefix="mailtwin-run-"))
+    try:
+        tally = LedgerTally(model.ledger, scenario.clock.warmup, scenario.outputs.quality.delivery_within)
+        write_ledger(model.ledger, workdir / "ledger.parquet", also=[tally.add])
+        model.ledger.close()
+        kpis = compute_kpis(model, timeseries, tally)
+        res = Results(
+            scenario=scenario,
+            seed=seed,
+            kpis=kpis,
+            timeseries=timeseries,
+            graph=model.graph,
+            run=run_info(model, __version__),
+            ledger_file=workdir / "ledger.parquet",
+            latency=latency_cdfs(tally),
+        )
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    weakref.finalize(res, shutil.rmtree, workdir, True)
+    return res
 
 
 __all__ = [

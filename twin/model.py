@@ -31,6 +31,12 @@ from twin.workload.sources import PoissonSource
 
 Progress = Callable[[float, float], None]  # (simulated seconds done, simulated seconds in all)
 
+# How the ledger keeps its memory small (not numbers of the platform: they change no result). Almost every
+# recipient is final within minutes of its offer; what waits longer (a spool waiting for a full mailbox, a
+# sender retrying) stays in memory as a stray row, cheaply.
+RETIRE_EVERY = 600.0
+RETIRE_AFTER = 3600.0
+
 
 class Model:
     def __init__(self, scenario: Scenario, seed: int = 0, graph: nx.MultiDiGraph | None = None):
@@ -83,9 +89,6 @@ class Model:
             if inbound is not None and inbound.enabled:
                 self.arrivals = InboundSource(ctx, inbound, smtp)
                 self.sources.append(self.arrivals)
-                # Room for the expected rows plus a margin (bounces, notices, chance), so that the columns
-                # need not be copied as they grow: that copying is slow and doubles the memory for a moment.
-                self.ledger.reserve(int(1.1 * self.arrivals.expected_recipients()))
         self.services = services
         self.faults = FaultInjector(ctx, self.components)
         gauges = tuple(dict.fromkeys(g for cls in (*REGISTRY.values(), DEFAULT) for g in cls.GAUGES))
@@ -97,6 +100,7 @@ class Model:
             if src is not self.arrivals:
                 src.begin()
         env.process(self.probe.run())
+        env.process(self._retire_ledger())
         if scenario.clock.warmup > 0:
             env.process(self._end_warmup(scenario.clock.warmup))
         self.events = 0
@@ -106,6 +110,15 @@ class Model:
     def parts(self) -> list:
         """Everything that reports its own results: the components, then the shared services."""
         return [*self.components.values(), *self.services]
+
+    def _retire_ledger(self):
+        """Every ``RETIRE_EVERY``, the ledger writes the rows offered more than ``RETIRE_AFTER`` ago to
+        disk (those still pending stay in memory): memory grows with the mail in flight, not with the
+        horizon."""
+        env = self.env
+        while True:
+            yield env.timeout(RETIRE_EVERY)
+            self.ledger.retire(before=env.now - RETIRE_AFTER)
 
     def _end_warmup(self, at: float):
         yield self.env.timeout(at)

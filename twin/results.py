@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,7 +14,9 @@ import networkx as nx
 import pandas as pd
 
 from twin.io import atomic_path, write_text
+from twin.parquet import read_ledger
 from twin.scenario import Scenario, dump_resolved
+from twin.sim.ledger import ROW_BYTES
 
 
 @dataclass
@@ -24,12 +27,13 @@ class Results:
     timeseries: pd.DataFrame
     graph: nx.MultiDiGraph
     run: dict
-    _ledger: object = field(repr=False)
+    ledger_file: Path  # the run's ledger.parquet (in a temporary folder until ``save``)
+    latency: dict = field(repr=False)  # per traffic class: deliveries and their latency CDF (the report's)
 
     @cached_property
     def ledger(self) -> pd.DataFrame:
-        """One row per offered recipient (see ``twin.sim.ledger.COLUMNS``)."""
-        return self._ledger.to_frame()
+        """One row per offered recipient (see ``twin.sim.ledger.COLUMNS``), read from the ledger file."""
+        return read_ledger(self.ledger_file)
 
     @property
     def components(self) -> pd.DataFrame:
@@ -57,12 +61,17 @@ class Results:
                 df.to_parquet(tmp, index=False)
             written.append(out / name)
 
+        def copy(name: str, source: Path) -> None:
+            with atomic_path(out / name) as tmp:
+                shutil.copyfile(source, tmp)
+            written.append(out / name)
+
         text("kpis.json", json.dumps(self.kpis, indent=2) + "\n")
         text("run.json", json.dumps(self.run, indent=2) + "\n")
         text("scenario.resolved.yaml", dump_resolved(self.scenario, source))
         outputs = self.scenario.outputs
         if outputs.ledger:
-            parquet("ledger.parquet", self.ledger)
+            copy("ledger.parquet", self.ledger_file)
         if outputs.timeseries:
             parquet("timeseries.parquet", self.timeseries)
         if outputs.report:
@@ -85,7 +94,7 @@ def run_info(model, version: str) -> dict:
         "events_processed": model.events,
         "events_per_second": round(model.events / model.wall_seconds) if model.wall_seconds > 0 else None,
         "ledger_rows": model.ledger.n,
-        "ledger_bytes": model.ledger.nbytes,
+        "ledger_bytes": model.ledger.n * ROW_BYTES,
         "python": sys.version.split()[0],
         "simpy": simpy.__version__,
         "numpy": numpy.__version__,

@@ -1,7 +1,8 @@
 """KPIs of one run: what the ledger says (recipients by state, class and stage, latencies, the funnel,
-the quality figures), what each part of the model reports about itself (``Component.results`` and the
-services' ``results``: stations, queues, LMTP replies, the SMTP service, …), the incidents and the
-conservation check. This module only collects: it knows no component's internals."""
+the quality figures; from its one-pass tally, ``tally.py``), what each part of the model reports about
+itself (``Component.results`` and the services' ``results``: stations, queues, LMTP replies, the SMTP
+service, …), the incidents and the conservation check. This module only collects: it knows no
+component's internals."""
 
 from __future__ import annotations
 
@@ -9,41 +10,38 @@ import math
 
 import numpy as np
 
+from twin.analysis.tally import LATENCY_QUANTILES, LedgerTally
 from twin.components.scanner import subject_tag
 from twin.scenario.schema import STATES
-from twin.sim.ledger import PENDING
 
 PERCENTILES = (50, 90, 95, 99)
 
 
-def recipients_and_conservation(model) -> tuple[dict[str, int], dict]:
+def recipients_and_conservation(model, tally: LedgerTally) -> tuple[dict[str, int], dict]:
     """The ``recipients`` block (one integer per state, plus ``offered``) and the conservation check.
 
     The law (DESIGN.md principle 2): every recipient the sources offered has exactly one row, and every
     row is in exactly one state; a terminal row has a final time, a pending one has none.
     """
     ledger = model.ledger
-    counts = ledger.state_counts()
+    per_state = tally.states().sum(axis=1)
+    counts = {s: int(per_state[i]) for i, s in enumerate(STATES)}
     offered_by_sources = sum(s.offered_recipients for s in model.sources)
     generated = ledger.generated
-    state = ledger.column("state")
-    t_final = ledger.column("t_final")
-    final_known = ~np.isnan(t_final)
-    inconsistent = int(np.count_nonzero(final_known == (state == PENDING)))
     checks = {
         "offered_by_sources": offered_by_sources,
         "generated_by_platform": generated,
-        "ledger_rows": ledger.n,
+        "ledger_rows": tally.rows,
         "sum_of_states": sum(counts.values()),
         "rows_finalised_twice": ledger.double_final,
-        "rows_with_inconsistent_final_time": inconsistent,
+        "rows_with_inconsistent_final_time": tally.inconsistent,
     }
     ok = (
-        offered_by_sources + generated == ledger.n == checks["sum_of_states"]
+        offered_by_sources + generated == ledger.n == tally.rows == checks["sum_of_states"]
         and ledger.double_final == 0
-        and inconsistent == 0
+        and tally.inconsistent == 0
     )
-    recipients = {"offered": ledger.n, **counts}
+    recipients = {"offered": tally.rows, **counts}
     return recipients, {"ok": ok, **checks}
 
 
@@ -56,16 +54,17 @@ def _latency(values: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _by(codes: np.ndarray, names: list[str], state: np.ndarray) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for c in np.unique(codes):
-        counts = np.bincount(state[codes == c], minlength=len(STATES))
-        out[names[c]] = {s: int(counts[i]) for i, s in enumerate(STATES) if counts[i]}
-    return out
+def _by(counts: np.ndarray, names: list[str]) -> dict[str, dict[str, int]]:
+    """``counts[code, state]`` -> {name: {state: n}} for the codes with any recipient."""
+    return {
+        names[c]: {s: int(row[i]) for i, s in enumerate(STATES) if row[i]}
+        for c, row in enumerate(counts)
+        if c < len(names) and row.any()
+    }
 
 
-# The funnel of original inbound recipients, in the order a message meets the stages (PLATFORM.md §2):
-# (step, state, ledger stages or None for any stage of that state).
+# The funnel of original inbound recipients, in the order a message meets the stages (docs/platform.md
+# §2): (step, state, ledger stages or None for any stage of that state).
 FUNNEL = (
     ("sender gave up after 4xx", "expired_at_sender", None),
     ("1 blocklist", "rejected", ("blocklist",)),
@@ -79,22 +78,19 @@ FUNNEL = (
 )
 
 
-def funnel(model, rows: np.ndarray) -> list[dict]:
-    """How many of the recipients in ``rows`` (a boolean mask) each stage removed, and how many were left
-    after it; what is left at the end was delivered (or, for other traffic, went elsewhere)."""
-    ledger = model.ledger
-    state = ledger.column("state")[rows]
-    stage = ledger.column("stage")[rows]
-    names = ledger.stages.names
-    offered = int(rows.sum())
+def funnel(tally: LedgerTally, traffic_class: int | None = None) -> list[dict]:
+    """How many original inbound recipients (of one class, or all) each stage removed, and how many were
+    left after it; what is left at the end was delivered."""
+    counts = tally.states(inbound_only=True, traffic_class=traffic_class)  # [state, stage]
+    offered = int(counts.sum())
     left = offered
     out = [{"step": "offered", "removed": 0, "left": left, "left_share": 1.0 if offered else None}]
     for step, st, stages in FUNNEL:
-        mask = state == STATES.index(st)
-        if stages is not None:
-            codes = [names.index(g) for g in stages if g in names]
-            mask &= np.isin(stage, codes)
-        removed = int(mask.sum())
+        row = counts[STATES.index(st)]
+        if stages is None:
+            removed = int(row.sum())
+        else:
+            removed = int(sum(row[tally.stages.index(g)] for g in stages if g in tally.stages))
         left -= removed
         out.append(
             {
@@ -107,22 +103,19 @@ def funnel(model, rows: np.ndarray) -> list[dict]:
     return out
 
 
-def service_quality(model, inbound: np.ndarray, smtp: dict) -> dict:
+def service_quality(model, tally: LedgerTally, smtp: dict) -> dict:
     """SPECmail2001-style quality figures against the targets in ``outputs.quality``; ``smtp`` is the SMTP
     service's block (its replies and transactions)."""
     q = model.scenario.outputs.quality
-    ledger = model.ledger
-    state = ledger.column("state")
-    delivered = inbound & (state == STATES.index("delivered"))
-    delivery = (ledger.column("t_final") - ledger.column("t_offered"))[delivered]
     transactions = smtp["transactions"]
     tempfails = sum(smtp["temporary_errors_by_stage"].values())
     replies = smtp["replies"]
+    deliveries = tally.inbound_delivered
     figures = {
         "replies": replies,
         "replies_within_share": smtp["replies_within_target"] / replies if replies else None,
-        "deliveries": int(delivered.sum()),
-        "deliveries_within_share": float((delivery <= q.delivery_within).mean()) if len(delivery) else None,
+        "deliveries": deliveries,
+        "deliveries_within_share": tally.inbound_delivered_within / deliveries if deliveries else None,
         "transactions": transactions,
         "temporary_errors": tempfails,
         "error_rate": tempfails / transactions if transactions else None,
@@ -137,27 +130,16 @@ def service_quality(model, inbound: np.ndarray, smtp: dict) -> dict:
     return {"targets": q.model_dump(), **figures, "met": met}
 
 
-def _inbound_originals(model) -> np.ndarray:
-    ledger = model.ledger
-    names = ledger.origins.names
-    code = names.index("inbound") if "inbound" in names else -1
-    return (ledger.column("origin") == code) & (ledger.column("parent_id") == -1)
-
-
-def tags(model) -> dict:
+def tags(model, tally: LedgerTally) -> dict:
     """Stage 8 from the ledger: delivered recipients by the subject tag their score gave them."""
-    ledger = model.ledger
-    score = ledger.column("spam_score")
-    delivered = ledger.column("state") == STATES.index("delivered")
-    by_score = np.bincount(score[delivered & (score >= 0)].astype(np.int64), minlength=101)
     by_tag: dict[str, int] = {}
-    for s, n in enumerate(by_score.tolist()):
+    for s, n in enumerate(tally.delivered_scores.tolist()):
         tag = subject_tag(s, model.scenario.policies.spam)
         by_tag[tag] = by_tag.get(tag, 0) + n
     return {
         "delivered_tagged_spam_sure": by_tag.get("{SPAM!}", 0),
         "delivered_tagged_spam_maybe": by_tag.get("{SPAM?}", 0),
-        "scanned_recipients": int((score >= 0).sum()),
+        "scanned_recipients": tally.scanned,
     }
 
 
@@ -212,20 +194,22 @@ def collect(model, timeseries) -> dict[str, dict]:
     return out
 
 
-def compute_kpis(model, timeseries) -> dict:
-    ledger = model.ledger
-    recipients, conservation = recipients_and_conservation(model)
-    state = ledger.column("state")
-    offered_at = ledger.column("t_offered")
-    # Like the stations' statistics, latencies leave out what was offered during the warm-up.
-    delivered = (state == STATES.index("delivered")) & (offered_at >= model.scenario.clock.warmup)
-    latency = ledger.column("t_final") - offered_at
-    classes = ledger.column("traffic_class")
+def latency_cdfs(tally: LedgerTally) -> dict[str, dict]:
+    """Per traffic class with deliveries: their count and the latency at ``LATENCY_QUANTILES`` (what the
+    report's CDF draws)."""
+    out = {}
+    for c, name in enumerate(tally.classes):
+        values = tally.latencies(c)
+        if len(values):
+            out[name] = {"count": len(values), "seconds": np.quantile(values, LATENCY_QUANTILES)}
+    return out
 
-    lat = {"all": _latency(latency[delivered])}
-    for c, name in enumerate(ledger.classes.names):
-        lat[name] = _latency(latency[delivered & (classes == c)])
 
+def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
+    recipients, conservation = recipients_and_conservation(model, tally)
+    lat = {"all": _latency(tally.latencies())}
+    for c, name in enumerate(tally.classes):
+        lat[name] = _latency(tally.latencies(c))
     blocks = collect(model, timeseries)
     out = {
         "scenario": model.scenario.meta.name,
@@ -235,22 +219,21 @@ def compute_kpis(model, timeseries) -> dict:
         "recipients": recipients,
         "conservation_ok": conservation["ok"],
         "conservation": conservation,
-        "by_traffic_class": _by(classes, ledger.classes.names, state),
-        "by_stage": _by(ledger.column("stage"), ledger.stages.names, state),
+        "by_traffic_class": _by(tally.by_class(), tally.classes),
+        "by_stage": _by(tally.by_stage(), tally.stages),
         "delivery_latency": lat,
         "components": blocks.pop("components", {}),
         "queues": blocks.pop("queues", {}),
         "incidents": incidents(model),
     }
-    inbound = _inbound_originals(model)
     smtp = blocks.pop("smtp", None)
-    if inbound.any() and smtp is not None:
-        out["funnel"] = {"inbound": funnel(model, inbound)}
-        for c, name in enumerate(ledger.classes.names):
+    if tally.counts[1].any() and smtp is not None:
+        out["funnel"] = {"inbound": funnel(tally)}
+        for c, name in enumerate(tally.classes):
             if name.startswith("inbound-"):
-                out["funnel"][name] = funnel(model, inbound & (classes == c))
-        out["service_quality"] = service_quality(model, inbound, smtp)
-        out["smtp"] = {**smtp, **tags(model)}
+                out["funnel"][name] = funnel(tally, c)
+        out["service_quality"] = service_quality(model, tally, smtp)
+        out["smtp"] = {**smtp, **tags(model, tally)}
     out.update(blocks)
     return out
 

@@ -237,12 +237,12 @@ class Frontend(Server):
         with the message (an address's retry time, the ultimate address timeout, a record expiring).
         Queue runs skip it until then, as long as its records are unchanged; this only saves the work of
         asking, the outcome is what run_delivery would decide."""
-        db, mailbox_of = self.retry, self.ledger.mailbox_of
+        db, boxes, r0 = self.retry, item.msg.boxes, item.msg.r0
         recs = []
         # The ultimate address timeout, on Exim's whole-second clock.
         wake = exim_time(item.received) + db.line.final_cutoff + 1
         for r in item.rows:
-            key = mailbox_of(r)
+            key = boxes[r - r0]
             rec = db.records.get(key)
             if rec is None or rec.expired:
                 return
@@ -264,10 +264,10 @@ class Frontend(Server):
     def _addresses_due(self, item: Spooled) -> list[int]:
         """Recipients whose per-address retry time has come (Exim checks them before routing); those
         whose address has failed for too long bounce now."""
-        mailbox_of, db, now = self.ledger.mailbox_of, self.retry, self.env.now
+        boxes, r0, db, now = item.msg.boxes, item.msg.r0, self.retry, self.env.now
         due, failed = [], []
         for r in item.rows:
-            key = mailbox_of(r)
+            key = boxes[r - r0]
             if key not in db.records:
                 due.append(r)
                 continue
@@ -300,12 +300,12 @@ class Frontend(Server):
                 self._notify(item, "delay_warning")
             return
         temporary, permanent = replies
-        mailbox_of, now = self.ledger.mailbox_of, self.env.now
+        boxes, r0, now = msg.boxes, msg.r0, self.env.now
         if db.records:
             refused = set(temporary).union(r for r, _ in permanent) if temporary or permanent else ()
             for r in rows:
                 if r not in refused:
-                    db.succeeded(mailbox_of(r))
+                    db.succeeded(boxes[r - r0])
         if not temporary and not permanent:  # all delivered: what the general case below comes to
             item.rows = remaining
             if item.frozen or self.spool.get(msg.r0) is not item:
@@ -317,7 +317,7 @@ class Frontend(Server):
         for r, code in permanent:
             by_reason.setdefault(LMTP_REASONS[code], []).append(r)
         for r in temporary:
-            if db.failed(mailbox_of(r), now, item.received, host_error=False):
+            if db.failed(boxes[r - r0], now, item.received, host_error=False):
                 by_reason.setdefault("retry timeout exceeded", []).append(r)
             else:
                 remaining.append(r)
@@ -358,18 +358,12 @@ class Frontend(Server):
     def notify_recipients(self, mail: Message, rows: list[int]) -> None:
         """Stage 5: the attachment is held back and each recipient gets a notice in the mailbox."""
         ledger, now, size = self.ledger, self.env.now, int(self.exim.notice_size)
-        mid, r0 = ledger.offer(
-            len(rows),
-            now,
-            ledger.classes.code("attachment_notice"),
-            self._origin,
-            size,
-            parent=mail.id,
-            mailboxes=[ledger.mailbox_of(r) for r in rows],
-        )
+        boxes = [mail.boxes[r - mail.r0] for r in rows]
+        cls = ledger.classes.code("attachment_notice")
+        mid, r0 = ledger.offer(len(rows), now, cls, self._origin, size, parent=mail.id, mailboxes=boxes)
         ledger.accept(r0, len(rows), now)
         self.counts["notices_sent"] += 1
-        self.enqueue(Message(mid, r0, len(rows), size), self.local, null_sender=True)
+        self.enqueue(Message(mid, r0, len(rows), size, boxes), self.local, null_sender=True)
 
     def _notify(self, item: Spooled, kind: str) -> None:
         """A bounce or delay warning: a new message from <> to the original sender, over the Internet."""

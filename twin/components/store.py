@@ -78,8 +78,9 @@ class Store(Server):
         status, usage, quota = boxes.status_of, boxes.usage, boxes.quota_of
         temporary, permanent = [], []
         replies = self.replies
+        boxes, r0 = msg.boxes, msg.r0
         for r in rows:
-            box = ledger.mailbox_of(r)
+            box = boxes[r - r0]
             if box >= 0:
                 if status[box] == MISSING:
                     permanent.append((r, "550"))

@@ -119,13 +119,7 @@ def write_report(res, out: Path) -> list[Path]:
     written = [plots.outcomes(k["recipients"], plot_dir / "outcomes.png")]
     if "funnel" in k:
         written.append(plots.funnel(k["funnel"], plot_dir / "funnel.png"))
-    led = res.ledger
-    delivered = led[led["state"] == "delivered"]
-    by_class = {
-        str(cls): rows["t_final"] - rows["t_offered"]
-        for cls, rows in delivered.groupby("traffic_class", observed=True)
-        if len(rows)
-    }
+    by_class = dict(res.latency)
     if any(c.startswith("inbound") for c in by_class):  # mail from outside: what users wait for
         by_class = {c: v for c, v in by_class.items() if c.startswith("inbound")}
     if by_class:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 
-from twin.sim.ledger import STATE_CODE
+from twin.sim.ledger import NO_MAILBOX, STATE_CODE
 
 DELIVERED = STATE_CODE["delivered"]
 LOST = STATE_CODE["lost"]
@@ -29,13 +29,17 @@ Attempt = Callable[..., Generator[object, None, int | None]]
 
 
 class Message:
-    __slots__ = ("id", "n", "r0", "size")
+    """A message's envelope: its id, its recipients' ledger rows ``r0`` .. ``r0 + n - 1``, its size, and
+    ``boxes``, each recipient's mailbox number in row order (``NO_MAILBOX`` for an address without one)."""
 
-    def __init__(self, msg_id: int, r0: int, n: int, size: int):
+    __slots__ = ("boxes", "id", "n", "r0", "size")
+
+    def __init__(self, msg_id: int, r0: int, n: int, size: int, boxes: list[int] | None = None):
         self.id = msg_id
-        self.r0 = r0  # first ledger row; its recipients are rows r0 .. r0 + n - 1
+        self.r0 = r0
         self.n = n
         self.size = size
+        self.boxes = boxes if boxes is not None else [NO_MAILBOX] * n
 
     @property
     def rows(self) -> list[int]:
@@ -55,12 +59,13 @@ class Mail(Message):
 
     __slots__ = ("attachment", "bad_sender", "blocklisted", "live", "spam", "spooled", "virus")
 
-    def __init__(self, msg_id, r0, n, size, blocklisted, bad_sender, spam, virus, attachment):
+    def __init__(self, msg_id, r0, n, size, boxes, blocklisted, bad_sender, spam, virus, attachment):
         # Message's fields set here rather than through super().__init__: one call less per message.
         self.id = msg_id
         self.r0 = r0
         self.n = n
         self.size = size
+        self.boxes = boxes
         self.blocklisted = blocklisted
         self.bad_sender = bad_sender
         self.spam = spam  # PureMessage probability, percent

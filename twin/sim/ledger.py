@@ -1,11 +1,28 @@
-"""The ledger: one row per offered recipient, in preallocated numpy columns (DESIGN.md principle 2).
+"""The ledger: one row per offered recipient (DESIGN.md principle 2), in columns, kept in memory only
+while it can still change.
 
-A message's recipients occupy consecutive rows, so every update of a message is one slice assignment.
-Strings (traffic classes, stages, node names) are stored as small integer codes into vocabularies.
-At 52 bytes a row, 10 M rows take about 520 MB.
+Rows are numbered in offer order and live in chunks of ``CHUNK`` rows, each a ``Block`` of numpy columns.
+A message's recipients occupy consecutive rows, so most updates are one scalar or slice assignment.
+Strings (traffic classes, stages, node names) are small integer codes into vocabularies.
+
+Memory does not grow with the horizon: ``retire`` writes each chunk whose rows were all offered long
+enough ago to a spill file on disk (raw columns, in chunk order) and frees it. The rows of that chunk
+still pending (a message waiting days on a spool for a full mailbox, a sender that retries) stay in
+memory as *strays*, where they go on changing. At the end, ``blocks`` hands out every row in order, one
+chunk at a time: retired chunks read back from the spill with their strays laid over them. The Parquet
+file and the KPIs are made from that one pass (``twin/parquet.py``, ``twin/analysis/tally.py``).
+
+Only the rows in memory can be read or written: the live chunks and the strays. A final row of a retired
+chunk is on disk; nothing in the model needs it again.
 """
 
 from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +49,7 @@ COLUMNS = {
     "mailbox": np.int32,  # the recipient's mailbox (index into the population); -1: none or made up
     "spam_score": np.int8,  # PureMessage probability in percent; -1: not scanned
 }
+ROW_BYTES = sum(np.dtype(t).itemsize for t in COLUMNS.values())
 
 # What a row holds before anything happened to it (a new, pending recipient of an original message).
 FILL = {
@@ -42,6 +60,10 @@ FILL = {
     "mailbox": NO_MAILBOX,
     "spam_score": -1,
 }
+
+SHIFT = 16
+CHUNK = 1 << SHIFT  # rows per chunk: 65,536 rows, 3.4 MB
+MASK = CHUNK - 1
 
 
 class Vocabulary:
@@ -64,37 +86,74 @@ class Vocabulary:
         return pd.Categorical.from_codes(codes.astype(np.int32), categories=self.names)
 
 
+class Block:
+    """Rows in columns: one numpy array per entry of ``COLUMNS``, as attributes."""
+
+    __slots__ = tuple(COLUMNS)
+
+    def __init__(self, size: int):
+        for k, t in COLUMNS.items():
+            setattr(self, k, np.full(size, FILL.get(k, 0), dtype=t))
+
+    def __len__(self) -> int:
+        return len(self.msg_id)
+
+    def columns(self, n: int | None = None) -> dict[str, np.ndarray]:
+        """The first ``n`` rows (default all) of each column, by name: views, not copies."""
+        return {k: getattr(self, k)[:n] for k in COLUMNS}
+
+    def grown(self, size: int) -> Block:
+        new = Block(size)
+        n = len(self)
+        for k in COLUMNS:
+            getattr(new, k)[:n] = getattr(self, k)
+        return new
+
+
 class Ledger:
-    def __init__(self, capacity: int = 1 << 14):
-        self.n = 0
+    def __init__(self):
+        self.n = 0  # rows offered
         self.messages = 0
-        self.cols = {k: np.full(capacity, FILL.get(k, 0), dtype=t) for k, t in COLUMNS.items()}
         self.classes = Vocabulary()
         self.stages = Vocabulary(["offered"])
         self.nodes = Vocabulary(["(sender)"])  # code 0: not yet taken in by any component
         self.origins = Vocabulary()
         self.double_final = 0  # rows given a terminal state twice: a bug, reported by the conservation check
         self.generated = 0  # rows of messages the platform wrote itself (bounces, warnings, notices)
+        self._chunks: list[Block | None] = []  # chunk i: rows i * CHUNK ..; None once retired
+        self.retired = 0  # chunks below this one are on the spill
+        # Pending rows of retired chunks: a growing block, and each row's slot in it.
+        self._stray = Block(1024)
+        self._stray_slot: dict[int, int] = {}
+        self._spill_dir: Path | None = None
+        self._closed = False
         # Terminal states written later in one vectorised step (finish_later): first row, rows, time,
         # state, stage, node of each message.
         self._later: tuple[list, ...] = ([], [], [], [], [], [])
 
-    def reserve(self, rows: int) -> None:
-        """Make room for ``rows`` rows in all."""
-        if rows > len(self.cols["msg_id"]):
-            self._grow(rows, exact=True)
+    # -- where rows are ------------------------------------------------------------------------------------
 
-    def _grow(self, need: int, exact: bool = False) -> None:
-        cap = len(self.cols["msg_id"])
-        if exact:
-            cap = need
-        while cap < need:
-            cap *= 2
-        for k, col in self.cols.items():
-            new = np.empty(cap, dtype=col.dtype)
-            new[: self.n] = col[: self.n]
-            new[self.n :] = FILL.get(k, 0)
-            self.cols[k] = new
+    def _at(self, r: int) -> tuple[Block, int]:
+        """The block holding row ``r`` and its index there (the row must be in memory)."""
+        c = self._chunks[r >> SHIFT]
+        if c is not None:
+            return c, r & MASK
+        return self._stray, self._stray_slot[r]
+
+    def holds(self, r: int) -> bool:
+        """Whether row ``r`` is in memory (a live chunk or a stray), where it can be read and changed."""
+        return self._chunks[r >> SHIFT] is not None or r in self._stray_slot
+
+    @property
+    def rows_in_memory(self) -> int:
+        """Rows the ledger holds in memory now: its live chunks and its strays."""
+        return CHUNK * sum(c is not None for c in self._chunks) + len(self._stray_slot)
+
+    # -- offering ------------------------------------------------------------------------------------------
+
+    def _make_room(self, r1: int) -> None:
+        while len(self._chunks) << SHIFT < r1:
+            self._chunks.append(Block(CHUNK))
 
     def offer(
         self,
@@ -109,30 +168,25 @@ class Ledger:
         """New message with ``n`` recipients; returns (message id, first row). Unused rows already hold
         the defaults of a new, pending row, so only the message's own fields are written. A message with
         a ``parent`` is one the platform wrote (a bounce, a warning, a notice): ``generated`` counts it."""
-        r0, r1 = self.n, self.n + n
-        if r1 > len(self.cols["msg_id"]):
-            self._grow(r1)
-        c = self.cols
+        r0 = self.n
+        r1 = r0 + n
+        self._make_room(r1)
         mid = self.messages
         self.messages += 1
-        if n == 1:
-            c["msg_id"][r0] = mid
-            c["traffic_class"][r0] = traffic_class
-            c["origin"][r0] = origin
-            c["size"][r0] = size
-            c["t_offered"][r0] = t
-        else:
-            c["msg_id"][r0:r1] = mid
-            c["traffic_class"][r0:r1] = traffic_class
-            c["origin"][r0:r1] = origin
-            c["size"][r0:r1] = size
-            c["t_offered"][r0:r1] = t
-        if parent != -1:
-            c["parent_id"][r0:r1] = parent
-            self.generated += n
-        if mailboxes is not None:
-            c["mailbox"][r0:r1] = mailboxes
         self.n = r1
+        if parent != -1:
+            self.generated += n
+        for k, r in enumerate(range(r0, r1)):
+            c, i = self._chunks[r >> SHIFT], r & MASK
+            c.msg_id[i] = mid
+            c.traffic_class[i] = traffic_class
+            c.origin[i] = origin
+            c.size[i] = size
+            c.t_offered[i] = t
+            if parent != -1:
+                c.parent_id[i] = parent
+            if mailboxes is not None:
+                c.mailbox[i] = mailboxes[k]
         return mid, r0
 
     def offer_many(
@@ -149,29 +203,68 @@ class Ledger:
         m = len(counts)
         total = int(counts.sum())
         r0, r1 = self.n, self.n + total
-        if r1 > len(self.cols["msg_id"]):
-            self._grow(r1)
+        self._make_room(r1)
         starts = r0 + np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         mid0 = self.messages
-        c = self.cols
-        c["msg_id"][r0:r1] = np.repeat(np.arange(mid0, mid0 + m), counts)
-        c["traffic_class"][r0:r1] = np.repeat(traffic_class, counts)
-        c["origin"][r0:r1] = origin
-        c["size"][r0:r1] = np.repeat(size, counts)
-        c["t_offered"][r0:r1] = np.repeat(t, counts)
-        c["mailbox"][r0:r1] = mailbox
-        c["attempts"][r0:r1] = 1
+        values = {
+            "msg_id": np.repeat(np.arange(mid0, mid0 + m), counts),
+            "traffic_class": np.repeat(traffic_class, counts),
+            "size": np.repeat(size, counts),
+            "t_offered": np.repeat(t, counts),
+            "mailbox": mailbox,
+        }
+        lo = r0
+        while lo < r1:  # one step per chunk the rows fall into
+            hi = min(r1, ((lo >> SHIFT) + 1) << SHIFT)
+            c, a, b = self._chunks[lo >> SHIFT], lo & MASK, ((hi - 1) & MASK) + 1
+            for k, v in values.items():
+                getattr(c, k)[a:b] = v[lo - r0 : hi - r0]
+            c.origin[a:b] = origin
+            c.attempts[a:b] = 1
+            lo = hi
         self.messages += m
         self.n = r1
         return mid0, starts
 
-    def mailbox_of(self, r: int) -> int:
-        """The recipient's mailbox number (-1: none or a made-up address)."""
-        return int(self.cols["mailbox"][r])
+    # -- reading -------------------------------------------------------------------------------------------
 
     def state_of(self, r: int) -> int:
         self.flush()
-        return int(self.cols["state"][r])
+        c, i = self._at(r)
+        return int(c.state[i])
+
+    # -- updating ------------------------------------------------------------------------------------------
+    # Rows of one message are consecutive; a range within one live chunk is a slice assignment, anything
+    # else goes row by row (multi-recipient messages are a minority, and rarely straddle two chunks).
+
+    def _slice(self, r0: int, n: int) -> tuple[Block, int, int] | None:
+        c = self._chunks[r0 >> SHIFT]
+        if c is None or (r0 + n - 1) >> SHIFT != r0 >> SHIFT:
+            return None
+        a = r0 & MASK
+        return c, a, a + n
+
+    def locate(self, r0: int, n: int, node: int, stage: int) -> None:
+        if n == 1:
+            c = self._chunks[r0 >> SHIFT]
+            if c is not None:
+                i = r0 & MASK
+                c.node[i] = node
+                c.stage[i] = stage
+                return
+        s = self._slice(r0, n)
+        if s is not None:
+            c, a, b = s
+            c.node[a:b] = node
+            c.stage[a:b] = stage
+        else:
+            self.locate_rows(range(r0, r0 + n), node, stage)
+
+    def locate_rows(self, rows, node: int, stage: int) -> None:
+        for r in rows:
+            c, i = self._at(r)
+            c.node[i] = node
+            c.stage[i] = stage
 
     def locate_message(self, r0: int, n: int, live: list[int] | None, node: int, stage: int) -> None:
         """``locate`` for a message's recipients still in play: all (``live`` None) or ``live``."""
@@ -179,6 +272,64 @@ class Ledger:
             self.locate(r0, n, node, stage)
         else:
             self.locate_rows(live, node, stage)
+
+    def accept(self, r0: int, n: int, t: float) -> None:
+        s = self._slice(r0, n)
+        if s is not None:
+            c, a, b = s
+            c.t_accepted[a:b] = t
+        else:
+            self.accept_rows(range(r0, r0 + n), t)
+
+    def accept_rows(self, rows, t: float) -> None:
+        for r in rows:
+            c, i = self._at(r)
+            c.t_accepted[i] = t
+
+    def set_rows(self, column: str, rows, value) -> None:
+        for r in rows:
+            c, i = self._at(r)
+            getattr(c, column)[i] = value
+
+    def attempt(self, r0: int, n: int) -> None:
+        s = self._slice(r0, n)
+        if s is not None:
+            c, a, b = s
+            c.attempts[a:b] += 1
+        else:
+            for r in range(r0, r0 + n):
+                c, i = self._at(r)
+                c.attempts[i] += 1
+
+    def finish(self, r0: int, n: int, t: float, state: int, stage: int, node: int) -> None:
+        if n == 1:
+            c = self._chunks[r0 >> SHIFT]
+            if c is not None:
+                i = r0 & MASK
+            else:
+                c, i = self._stray, self._stray_slot[r0]
+            if c.state[i] != PENDING:
+                self.double_final += 1
+            c.state[i] = state
+            c.stage[i] = stage
+            c.node[i] = node
+            c.t_final[i] = t
+            return
+        s = self._slice(r0, n)
+        if s is None:
+            self.finish_rows(range(r0, r0 + n), t, state, stage, node)
+            return
+        c, a, b = s
+        self.double_final += int(np.count_nonzero(c.state[a:b] != PENDING))
+        c.state[a:b] = state
+        c.stage[a:b] = stage
+        c.node[a:b] = node
+        c.t_final[a:b] = t
+
+    def finish_rows(self, rows, t: float, state: int, stage: int, node: int) -> None:
+        """``finish`` for recipients that need not be consecutive."""
+        for r in rows:
+            self.finish(r, 1, t, state, stage, node)
 
     def finish_message(
         self, r0: int, n: int, live: list[int] | None, t: float, state: int, stage: int, node: int
@@ -189,74 +340,9 @@ class Ledger:
         else:
             self.finish_rows(live, t, state, stage, node)
 
-    def locate(self, r0: int, n: int, node: int, stage: int) -> None:
-        if n == 1:
-            self.cols["node"][r0] = node
-            self.cols["stage"][r0] = stage
-        else:
-            self.cols["node"][r0 : r0 + n] = node
-            self.cols["stage"][r0 : r0 + n] = stage
-
-    # The *_rows methods take a list of rows; one row (most messages have one recipient) is written as a
-    # scalar, which numpy does several times faster than a fancy-indexed write.
-
-    def locate_rows(self, rows: list[int], node: int, stage: int) -> None:
-        if len(rows) == 1:
-            rows = rows[0]
-        self.cols["node"][rows] = node
-        self.cols["stage"][rows] = stage
-
-    def accept_rows(self, rows: list[int], t: float) -> None:
-        self.cols["t_accepted"][rows[0] if len(rows) == 1 else rows] = t
-
-    def set_rows(self, column: str, rows: list[int], value) -> None:
-        self.cols[column][rows[0] if len(rows) == 1 else rows] = value
-
-    def finish_rows(self, rows: list[int], t: float, state: int, stage: int, node: int) -> None:
-        """``finish`` for recipients that need not be consecutive."""
-        if len(rows) == 1:
-            self.finish(rows[0], 1, t, state, stage, node)
-            return
-        c = self.cols
-        self.double_final += int(np.count_nonzero(c["state"][rows] != PENDING))
-        c["state"][rows] = state
-        c["stage"][rows] = stage
-        c["node"][rows] = node
-        c["t_final"][rows] = t
-
-    def accept(self, r0: int, n: int, t: float) -> None:
-        if n == 1:
-            self.cols["t_accepted"][r0] = t
-        else:
-            self.cols["t_accepted"][r0 : r0 + n] = t
-
-    def attempt(self, r0: int, n: int) -> None:
-        if n == 1:
-            self.cols["attempts"][r0] += 1
-        else:
-            self.cols["attempts"][r0 : r0 + n] += 1
-
-    def finish(self, r0: int, n: int, t: float, state: int, stage: int, node: int) -> None:
-        c = self.cols
-        if n == 1:
-            if c["state"][r0] != PENDING:
-                self.double_final += 1
-            c["state"][r0] = state
-            c["stage"][r0] = stage
-            c["node"][r0] = node
-            c["t_final"][r0] = t
-            return
-        r1 = r0 + n
-        self.double_final += int(np.count_nonzero(c["state"][r0:r1] != PENDING))
-        c["state"][r0:r1] = state
-        c["stage"][r0:r1] = stage
-        c["node"][r0:r1] = node
-        c["t_final"][r0:r1] = t
-
     def finish_later(self, r0: int, n: int, t: float, state: int, stage: int, node: int) -> None:
         """``finish``, written at the next ``flush``: for messages nothing else touches afterwards (the
-        inbound messages refused at connect, most of the traffic). ``column``, ``to_frame`` and
-        ``state_counts`` flush first; code reading ``cols`` directly sees these rows still pending."""
+        inbound messages refused at connect, most of the traffic). Readers flush first."""
         later = self._later
         later[0].append(r0)
         later[1].append(n)
@@ -266,46 +352,140 @@ class Ledger:
         later[5].append(node)
 
     def flush(self) -> None:
-        """Write the terminal states kept by ``finish_later``."""
+        """Write the terminal states kept by ``finish_later`` (``retire`` flushes before it frees a chunk,
+        so their rows are in live chunks, or strays)."""
         later = self._later
         if not later[0]:
             return
+        self._later = ([], [], [], [], [], [])
         counts = np.asarray(later[1], dtype=np.int64)
         starts = np.repeat(np.asarray(later[0], dtype=np.int64), counts)
         rows = starts + (np.arange(len(starts)) - np.repeat(np.cumsum(counts) - counts, counts))
-        c = self.cols
-        # Each terminal state given to a row that had one already counts, as in ``finish``.
-        distinct = np.unique(rows)
-        again = int(np.count_nonzero(c["state"][distinct] != PENDING))
-        self.double_final += len(rows) - len(distinct) + again
-        c["t_final"][rows] = np.repeat(np.asarray(later[2], dtype=np.float64), counts)
-        c["state"][rows] = np.repeat(np.asarray(later[3]), counts)
-        c["stage"][rows] = np.repeat(np.asarray(later[4]), counts)
-        c["node"][rows] = np.repeat(np.asarray(later[5]), counts)
-        self._later = ([], [], [], [], [], [])
+        values = {
+            "t_final": np.repeat(np.asarray(later[2], dtype=np.float64), counts),
+            "state": np.repeat(np.asarray(later[3]), counts),
+            "stage": np.repeat(np.asarray(later[4]), counts),
+            "node": np.repeat(np.asarray(later[5]), counts),
+        }
+        chunk = rows >> SHIFT
+        for ci in np.unique(chunk).tolist():
+            mask = chunk == ci
+            c = self._chunks[ci]
+            if c is None:  # retired meanwhile: a sender retrying long after; its rows are strays
+                row_values = zip(
+                    rows[mask].tolist(), *(v[mask].tolist() for v in values.values()), strict=True
+                )
+                for r, t, state, stage, node in row_values:
+                    self.finish(r, 1, t, state, stage, node)
+                continue
+            idx = rows[mask] & MASK
+            # Each terminal state given to a row that had one already counts, as in ``finish``.
+            distinct = np.unique(idx)
+            self.double_final += (
+                len(idx) - len(distinct) + int(np.count_nonzero(c.state[distinct] != PENDING))
+            )
+            for k, v in values.items():
+                getattr(c, k)[idx] = v[mask]
 
-    def column(self, name: str) -> np.ndarray:
+    # -- memory ----------------------------------------------------------------------------------------------
+
+    def retire(self, before: float) -> int:
+        """Write every complete chunk whose rows were all offered before ``before`` to the spill, in chunk
+        order, and free it; its pending rows stay in memory as strays. Returns the chunks retired."""
         self.flush()
-        return self.cols[name][: self.n]
+        full = self.n >> SHIFT
+        done = 0
+        while self.retired < full:
+            i = self.retired
+            c = self._chunks[i]
+            if c.t_offered.max() >= before:
+                break
+            for off in np.flatnonzero(c.state == PENDING).tolist():
+                self._keep_stray((i << SHIFT) + off, c, off)
+            self._spill(c)
+            self._chunks[i] = None
+            self.retired += 1
+            done += 1
+        return done
 
-    def state_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.column("state"), minlength=len(STATES))
-        return {s: int(counts[i]) for i, s in enumerate(STATES)}
+    def _keep_stray(self, r: int, c: Block, i: int) -> None:
+        slot = len(self._stray_slot)
+        if slot == len(self._stray):
+            self._stray = self._stray.grown(2 * slot)
+        s = self._stray
+        for k in COLUMNS:
+            getattr(s, k)[slot] = getattr(c, k)[i]
+        self._stray_slot[r] = slot
 
-    @property
-    def nbytes(self) -> int:
-        return sum(col.itemsize for col in self.cols.values()) * self.n
+    def _spill(self, c: Block) -> None:
+        if self._spill_dir is None:
+            self._spill_dir = Path(tempfile.mkdtemp(prefix="mailtwin-ledger-"))
+            weakref.finalize(self, shutil.rmtree, self._spill_dir, True)
+        for k in COLUMNS:
+            with open(self._spill_dir / k, "ab") as f:
+                getattr(c, k).tofile(f)
+
+    # -- the end ---------------------------------------------------------------------------------------------
+
+    def blocks(self) -> Iterator[dict[str, np.ndarray]]:
+        """Every row in order, as it stands, one chunk at a time: ``{column: array}`` of up to ``CHUNK``
+        rows. Retired chunks come back from the spill with their strays laid over them. The arrays are
+        for reading, and only until the next block."""
+        self.flush()
+        if self._closed:
+            raise RuntimeError("the ledger was closed: its rows are in the file it was written to")
+        strays = np.fromiter(self._stray_slot, dtype=np.int64, count=len(self._stray_slot))
+        slots = np.fromiter(self._stray_slot.values(), dtype=np.int64, count=len(strays))
+        order = np.argsort(strays)
+        strays, slots = strays[order], slots[order]
+        for ci in range((self.n + MASK) >> SHIFT):
+            lo, hi = ci << SHIFT, min(self.n, (ci + 1) << SHIFT)
+            c = self._chunks[ci]
+            if c is not None:
+                yield c.columns(hi - lo)
+                continue
+            block = {k: self._read_spill(k, ci) for k in COLUMNS}
+            a, b = np.searchsorted(strays, [lo, hi])
+            if b > a:
+                at, src = strays[a:b] - lo, slots[a:b]
+                for k in COLUMNS:
+                    block[k][at] = getattr(self._stray, k)[src]
+            yield block
+
+    def _read_spill(self, column: str, ci: int) -> np.ndarray:
+        dtype = np.dtype(COLUMNS[column])
+        return np.fromfile(
+            self._spill_dir / column, dtype=dtype, count=CHUNK, offset=ci * CHUNK * dtype.itemsize
+        )
+
+    def close(self) -> None:
+        """Free the memory and the spill (after the rows were written out)."""
+        self._closed = True
+        self._chunks = []
+        self._stray = Block(0)
+        self._stray_slot = {}
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
 
     def to_frame(self) -> pd.DataFrame:
-        df = pd.DataFrame({k: self.column(k).copy() for k in COLUMNS})
-        df["traffic_class"] = self.classes.categorical(df["traffic_class"].to_numpy())
-        df["origin"] = self.origins.categorical(df["origin"].to_numpy())
-        df["node"] = self.nodes.categorical(df["node"].to_numpy())
-        df["stage"] = self.stages.categorical(df["stage"].to_numpy())
-        df["state"] = pd.Categorical.from_codes(
-            df["state"].to_numpy().astype(np.int32), categories=list(STATES)
-        )
-        return df
+        """The whole ledger as a DataFrame, categories named (for small runs and tests: it is all in memory
+        at once; a run's Results read it from its Parquet file instead)."""
+        parts = [{k: v.copy() for k, v in block.items()} for block in self.blocks()]
+        cols = {
+            k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, t) for k, t in COLUMNS.items()
+        }
+        return frame(cols, self)
+
+
+def frame(cols: dict[str, np.ndarray], ledger: Ledger) -> pd.DataFrame:
+    """Columns of ledger rows as a DataFrame with named categories."""
+    df = pd.DataFrame(cols)
+    df["traffic_class"] = ledger.classes.categorical(df["traffic_class"].to_numpy())
+    df["origin"] = ledger.origins.categorical(df["origin"].to_numpy())
+    df["node"] = ledger.nodes.categorical(df["node"].to_numpy())
+    df["stage"] = ledger.stages.categorical(df["stage"].to_numpy())
+    df["state"] = pd.Categorical.from_codes(df["state"].to_numpy().astype(np.int32), categories=list(STATES))
+    return df
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

@@ -108,6 +108,7 @@ class InboundSource:
         self._hour: dict[str, list] = {}
         self._i = 0
         self._n = 0
+        self._row0 = 0  # the ledger row of the drawn hour's first recipient
         self.next_at = math.inf
         self._begun = False
 
@@ -115,18 +116,6 @@ class InboundSource:
         """(weekday 0=Mon, hour) of simulated time ``t`` in the scenario's time zone."""
         when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.start_local.tzinfo)
         return when.weekday(), when.hour
-
-    def expected_recipients(self) -> float:
-        """The mean number of recipients the source will offer (for sizing the ledger up front)."""
-        total, t = 0.0, self.start
-        means = [max(1.0, c.spec.recipients.mean) for c in self.classes]
-        while t < self.stop:
-            span = min(HOUR - (t % HOUR), self.stop - t)
-            day, hour = self.local_slot(t)
-            factor = self.weekday[day] * span
-            total += sum(c.hourly[hour] * factor * m for c, m in zip(self.classes, means, strict=True))
-            t += span
-        return total
 
     def begin(self) -> None:
         """Draw the first hour (when the run starts)."""
@@ -152,8 +141,9 @@ class InboundSource:
                 continue
             col = {f: np.concatenate([b[f] for b in batches])[order] for f in MESSAGE_FIELDS}
             which = np.concatenate([np.full(len(b["t"]), k) for k, b in enumerate(batches)])[order]
+            boxes = _boxes(batches, order)
             mid0, r0s = ledger.offer_many(
-                col["count"], col["t"], self._codes[which], self._origin, col["size"], _boxes(batches, order)
+                col["count"], col["t"], self._codes[which], self._origin, col["size"], boxes
             )
             n_msgs = len(order)
             self.offered_messages += n_msgs
@@ -162,6 +152,10 @@ class InboundSource:
             hour["mid"] = list(range(mid0, mid0 + n_msgs))
             hour["class"] = which.tolist()
             hour["r0"] = r0s.tolist()
+            hour["boxes"] = (
+                boxes.tolist()
+            )  # every recipient's mailbox, in row order from the hour's first row
+            self._row0 = int(r0s[0])
             self._hour, self._i, self._n = hour, 0, n_msgs
             self.next_at = hour["t"][0]
             return
@@ -191,11 +185,13 @@ class InboundSource:
                 r0, n, blocked, bad = r0s[i], counts[i], blocklisted[i], bad_sender[i]
                 opened = open_session(at, r0, n, None, blocked, bad)
                 if opened is not None:
+                    k = r0 - self._row0
                     mail = Mail(
                         h["mid"][i],
                         r0,
                         n,
                         h["size"][i],
+                        h["boxes"][k : k + n],
                         blocked,
                         bad,
                         h["spam"][i],
