@@ -54,6 +54,10 @@ EXPECTED = {
         "11: workload.sources[0].size: quantiles must start at probability 0 and end at 1 (got 0.1 .. 1.0)"
     ],
     "not_a_mapping": ["1: a scenario file must be a mapping of sections"],
+    "unknown_served_class": [
+        "6: platform.load_balancer.serves[1]: unknown class 'frontends' behind the balancer (expected one of: "
+        "blocklist, frontend, scanner, scan_central, store, replica, san, lists, ldap, kdc, internal, esx)"
+    ],
     "several_problems": [
         "2: clock.horizon: must be greater than 0 (got '-1h')",
         "6: platform.stations.s1.servers: expected a whole number (got 'many')",

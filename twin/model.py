@@ -15,9 +15,7 @@ import networkx as nx
 import simpy
 
 from twin.components import DEFAULT, REGISTRY, Component, Group
-from twin.components.balancer import BalancerPair
 from twin.components.mailboxes import Mailboxes
-from twin.components.smtp import SmtpService
 from twin.scenario.schema import Scenario
 from twin.sim.context import Context
 from twin.sim.faults import FaultInjector
@@ -67,29 +65,25 @@ class Model:
         for comp in self.components.values():
             comp.wire(self.groups)
 
-        # Services: what several components share.
-        services: list = [mailboxes]
-        lbs = self.groups.get("load_balancer")
-        if lbs is not None:
-            spec = scenario.platform.load_balancer
-            served = [self.groups[c] for c in spec.serves if c in self.groups]
-            services.append(BalancerPair(ctx, lbs.members, served, spec))
+        # Services: what the instances of a class share (Component.SERVICE), and the mailbox population.
+        self.services: list = [mailboxes]
+        for group in self.groups.values():
+            service = type(group.members[0]).SERVICE
+            if service is not None:
+                group.service = service(ctx, group)
+                self.services.append(group.service)
         self.sources: list = [
             PoissonSource(ctx, s, entry_into(env, self.ledger, self.groups[s.enter]))
             for s in scenario.workload.sources
             if s.enabled
         ]
         # Arrivals the run loop merges with SimPy's events (not processes): the inbound workload, handed to
-        # the frontends' SMTP service.
+        # the frontends' SMTP service (the address the Internet's mail servers connect to).
         self.arrivals = None
         inbound = scenario.workload.inbound
-        if "frontend" in self.groups:
-            smtp = SmtpService(ctx, self.groups["frontend"], scenario.outputs.quality.reply_within)
-            services.append(smtp)
-            if inbound is not None and inbound.enabled:
-                self.arrivals = InboundSource(ctx, inbound, smtp)
-                self.sources.append(self.arrivals)
-        self.services = services
+        if inbound is not None and inbound.enabled and "frontend" in self.groups:
+            self.arrivals = InboundSource(ctx, inbound, self.groups["frontend"].service)
+            self.sources.append(self.arrivals)
         self.faults = FaultInjector(ctx, self.components)
         gauges = tuple(dict.fromkeys(g for cls in (*REGISTRY.values(), DEFAULT) for g in cls.GAUGES))
         interval = scenario.outputs.sample_interval

@@ -43,8 +43,7 @@ LAYER = {
 # Documented conversations between classes: (from, to, over the Internet?).
 LINKS = (
     ("internet", "load_balancer", True),  # remote MTAs and users reach mail.uni-paderborn.de via the LB
-    ("load_balancer", "frontend", False),
-    ("load_balancer", "scanner", False),  # scanners are reached through the load balancer (seed §2)
+    # load_balancer -> each class of ``platform.load_balancer.serves`` (seed §2: frontends and scanners)
     ("frontend", "load_balancer", False),  # milter calls to the scan cluster's virtual address
     ("frontend", "store", False),  # LMTP delivery (seed §3.1 step 9)
     ("frontend", "blocklist", False),  # the spam-sender blocklist lookup at connect (seed §3.1 step 1)
@@ -214,7 +213,8 @@ def build_topology(sc: Scenario) -> nx.MultiDiGraph:
 
     lan, wan = sc.platform.network.lan_latency, sc.platform.network.internet_latency
     by_class["internet"] = ["internet"]
-    for a, b, over_internet in LINKS:
+    links = [*LINKS, *(("load_balancer", cls, False) for cls in sc.platform.load_balancer.serves)]
+    for a, b, over_internet in links:
         for u in by_class.get(a, []):
             for v in by_class.get(b, []):
                 if u != v:

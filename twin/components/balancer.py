@@ -21,31 +21,14 @@ import math
 from twin.components.base import Component
 
 
-class LoadBalancer(Component):
-    OUTAGE = (
-        "the standby unit takes over after the takeover time; until then, and while both units are down, "
-        "no connection to the classes behind the balancer gets through"
-    )
-
-    def __init__(self, ctx, name, attrs, spec):
-        super().__init__(ctx, name, attrs, spec)
-        self.pair: BalancerPair | None = None
-
-    def went_down(self) -> None:
-        super().went_down()
-        self.pair.unit_changed(self)
-
-    def came_up(self) -> None:
-        super().came_up()
-        self.pair.unit_changed(self)
-
-
 class BalancerPair:
     """The redundant pair: the units of the ``load_balancer`` class, in front of the groups it serves."""
 
     name = "balancer"
 
-    def __init__(self, ctx, units: list[LoadBalancer], served: list, spec):
+    def __init__(self, ctx, group):
+        units = group.members
+        spec = units[0].spec
         self.env = ctx.env
         self.units = units
         self.spec = spec
@@ -56,8 +39,9 @@ class BalancerPair:
             unit.pair = self
         self._phase_rng = ctx.streams.generator("load_balancer.keepalive_phase")
         self._phase: dict[str, float] = {}
-        self.served = served
-        for group in served:
+        # The classes behind the virtual addresses: those of ``serves`` the balancer links to (the graph).
+        self.served = [units[0].peers[c] for c in spec.serves if c in units[0].peers]
+        for group in self.served:
             group.gate = self
             for m in group.members:
                 self._phase[m.name] = float(self._phase_rng.random()) * spec.keepalive_interval
@@ -103,3 +87,23 @@ class BalancerPair:
             self.active = unit
             self.available = True
             self.takeovers += 1
+
+
+class LoadBalancer(Component):
+    SERVICE = BalancerPair
+    OUTAGE = (
+        "the standby unit takes over after the takeover time; until then, and while both units are down, "
+        "no connection to the classes behind the balancer gets through"
+    )
+
+    def __init__(self, ctx, name, attrs, spec):
+        super().__init__(ctx, name, attrs, spec)
+        self.pair: BalancerPair | None = None
+
+    def went_down(self) -> None:
+        super().went_down()
+        self.pair.unit_changed(self)
+
+    def came_up(self) -> None:
+        super().came_up()
+        self.pair.unit_changed(self)

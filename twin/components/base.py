@@ -31,11 +31,17 @@ class Component:
     5. at the end, ``results()``: the node's own KPI blocks; during the run, ``gauges()``: the values of
        ``GAUGES`` the probe samples.
 
+    If the instances share something (a redundant pair, a virtual address), the class names it in
+    ``SERVICE``; the model builds it once for the group, after wiring and before ``start``.
+
     A subclass sets ``station`` if the node does queued work, ``OUTAGE`` to say what its outage does, and
     adds what its protocol needs.
     """
 
     GAUGES: ClassVar[tuple[str, ...]] = ()  # instant values the probe samples, besides the station's
+    # What the instances of this class share, built once for their group: ``SERVICE(ctx, group)``, an
+    # object with ``results()`` (the balancer pair, the frontends' SMTP service); None: nothing shared.
+    SERVICE: ClassVar[type | None] = None
     OUTAGE: ClassVar[str] = "does no work while it is down"
     spools_mail: ClassVar[bool] = False  # an MTA that takes responsibility for mail (frontends)
     protocol: ClassVar[str] = "smtp"  # what a frontend speaks to it when it delivers there
@@ -173,6 +179,7 @@ class Group:
         self.env = ctx.env
         self.stage = ctx.ledger.stages.code(name)
         self.gate = None  # the balancer pair in front, if any
+        self.service = None  # what the members share (their class's SERVICE), if anything
         self.believed = {m.name: True for m in members}
         self.down_since = None  # when the last live member went down (None: some member is up)
         spec = members[0].spec

@@ -20,7 +20,7 @@ from __future__ import annotations
 import simpy
 
 from twin.components.server import Server
-from twin.components.smtp import SmtpListener
+from twin.components.smtp import SmtpListener, SmtpService
 from twin.exim.queue import QueuedMessage, Step, delivery_run, parse_delay_warning
 from twin.exim.retry import Check, RetryDatabase, exim_time, parse_retry_line
 from twin.sim.flow import Message, deliver
@@ -56,6 +56,7 @@ class Spooled(QueuedMessage):
 
 
 class Frontend(Server):
+    SERVICE = SmtpService  # the virtual address remote MTAs connect to
     GAUGES = ("spool_messages", "spool_bytes")
     OUTAGE = (
         "its SMTP sessions drop (the senders retry) and it accepts and delivers nothing; its spool survives, "

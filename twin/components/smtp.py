@@ -148,7 +148,7 @@ class SmtpService:
 
     name = "smtp"
 
-    def __init__(self, ctx, frontends: Group, reply_within: float):
+    def __init__(self, ctx, frontends: Group):
         sc = ctx.scenario
         self.env = ctx.env
         self.ledger = ctx.ledger
@@ -160,7 +160,7 @@ class SmtpService:
         inbound = sc.workload.inbound
         self.transfer_rate = inbound.transfer_rate if inbound is not None else 1.0
         self.quarantine_at = sc.policies.spam.quarantine_at
-        self.reply_within = reply_within
+        self.reply_within = sc.outputs.quality.reply_within
         self.transactions = 0  # SMTP transactions remote senders began (each try counts)
         self.data_transfers = 0  # ... of which reached DATA
         self.tempfails: dict[int, int] = {}  # 4xx and failed connections, by ledger stage code

@@ -71,6 +71,16 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
                 )
             )
 
+    for i, cls in enumerate(plat.load_balancer.serves):
+        if cls not in classes or cls == "load_balancer":
+            problems.append(
+                (
+                    ("platform", "load_balancer", "serves", i),
+                    f"unknown class {cls!r} behind the balancer (expected one of: "
+                    f"{', '.join(c for c in classes if c != 'load_balancer')})",
+                )
+            )
+
     for st in plat.stations:
         if st in classes or st in STATES or st == "internet":
             problems.append(
