@@ -17,6 +17,9 @@ What Exim does with such mail (Exim specification, "Retry configuration"; delive
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
 import simpy
 
 from twin.components.server import Server
@@ -25,6 +28,9 @@ from twin.exim.queue import QueuedMessage, Step, delivery_run, parse_delay_warni
 from twin.exim.retry import Check, RetryDatabase, exim_time, parse_retry_line
 from twin.sim.flow import Message, deliver
 from twin.sim.ledger import STATE_CODE
+
+if TYPE_CHECKING:
+    from twin.components.store import Store
 
 BOUNCED = STATE_CODE["bounced"]
 LMTP_REASONS = {
@@ -200,7 +206,7 @@ class Frontend(Server):
 
     # -- one delivery run for one message ------------------------------------------------------------------
 
-    def run_delivery(self, item: Spooled):
+    def run_delivery(self, item: Spooled) -> Generator[simpy.Event, None, None]:
         """One delivery run of ``item``: a generator (the caller's process goes on when it ends)."""
         if not self.up:
             return  # a frontend that is down delivers nothing; the message waits on its spool
@@ -281,7 +287,7 @@ class Frontend(Server):
             self._give_up(item, failed, Check.FAIL_AFTER_CUTOFF.value)
         return due
 
-    def _lmtp(self, item: Spooled, rows: list[int], store):
+    def _lmtp(self, item: Spooled, rows: list[int], store: Store) -> Generator[simpy.Event, None, None]:
         """Deliver to the store; each recipient's reply decides: 250 done, 452 per-address retry, 5xx
         bounce."""
         msg, db, boot = item.msg, self.retry, self.boot

@@ -17,8 +17,14 @@ the message stays on the frontend's spool. Sieve (stage 12) and replication come
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
+import simpy
+
+from twin.components.base import Component
 from twin.components.mailboxes import MISSING
 from twin.components.server import Server
+from twin.sim.flow import Message
 from twin.sim.ledger import STATE_CODE
 
 DELIVERED = STATE_CODE["delivered"]
@@ -40,7 +46,9 @@ class Store(Server):
     def start(self) -> None:
         self.san = self.needs.get("san")
 
-    def lmtp(self, msg, rows: list[int], client):
+    def lmtp(
+        self, msg: Message, rows: list[int], client: Component
+    ) -> Generator[simpy.Event, None, tuple[list[int], list[tuple[int, str]]] | None]:
         """Deliver ``msg`` from ``client`` (a frontend) to the recipients in ``rows``; a generator returning
         (temporary rows, permanent [(row, reply code)]), or None if the session was cut (this store or
         the client failed before the replies)."""

@@ -15,8 +15,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
 
-from twin.sim.ledger import NO_MAILBOX, STATE_CODE
+import simpy
+
+from twin.sim.ledger import NO_MAILBOX, STATE_CODE, Ledger
+
+if TYPE_CHECKING:  # the kernel knows components and senders only by what it calls on them
+    from twin.components.base import Component, Group
+    from twin.workload.senders import RemoteSenders
 
 DELIVERED = STATE_CODE["delivered"]
 LOST = STATE_CODE["lost"]
@@ -25,7 +32,8 @@ AT_SENDER = 0  # node code of "(sender)"
 
 # One try of a sender: a generator returning None when the platform took or finally refused the message,
 # else the ledger stage code of the temporary refusal.
-Attempt = Callable[..., Generator[object, None, int | None]]
+Attempt = Callable[..., Generator[simpy.Event, None, int | None]]
+MessagePath = Generator[simpy.Event, None, object]  # a message's path, run as a light process
 
 
 class Message:
@@ -75,7 +83,15 @@ class Mail(Message):
         self.spooled = None  # accepted onto a frontend's spool; its immediate delivery run is to come
 
 
-def journey(env, ledger, msg: Message, attempt: Attempt, senders, opened=None, received=None):
+def journey(
+    env: simpy.Environment,
+    ledger: Ledger,
+    msg: Message,
+    attempt: Attempt,
+    senders: RemoteSenders,
+    opened: object = None,
+    received: float | None = None,
+) -> MessagePath:
     """The remote sender's side: offer ``msg`` with ``attempt(msg, opened)`` and retry on a temporary
     refusal. ``opened``: the caller began the first try already (counted it, and passes it on).
     ``received``: when the sender's queue got the message (default now)."""
@@ -106,7 +122,7 @@ def journey(env, ledger, msg: Message, attempt: Attempt, senders, opened=None, r
         yield env.timeout(senders.db.records[key].next_try - env.now)
 
 
-def entry_into(env, ledger, group) -> Attempt:
+def entry_into(env: simpy.Environment, ledger: Ledger, group: Group) -> Attempt:
     """The try of a sender whose messages enter ``group`` (a class or a generic station)."""
 
     def attempt(msg: Message, opened=None):
@@ -115,14 +131,23 @@ def entry_into(env, ledger, group) -> Attempt:
     return attempt
 
 
-def deliver(env, ledger, msg: Message, group, target):
+def deliver(
+    env: simpy.Environment, ledger: Ledger, msg: Message, group: Group, target: Component
+) -> MessagePath:
     """A delivery from a frontend's spool that has connected to ``target`` (an instance of ``group``);
     returns the state the message's first recipient ended in (or pending)."""
     yield from through(env, ledger, msg, group, first=target, accepted=True)
     return ledger.state_of(msg.r0)
 
 
-def through(env, ledger, msg: Message, group, first=None, accepted=False):
+def through(
+    env: simpy.Environment,
+    ledger: Ledger,
+    msg: Message,
+    group: Group,
+    first: Component | None = None,
+    accepted: bool = False,
+) -> MessagePath:
     """One pass; returns None when the message reached a terminal state or a frontend accepted it, else
     the stage code of the group that refused (or whose instance failed while serving it).
 

@@ -7,8 +7,11 @@ needs none of this: it yields timeouts, nobody waits for its end and nobody inte
 the generator's first step at once, in the caller and at the current time, then each event the
 generator yields resumes it when SimPy processes that event, in SimPy's order.
 
-Only for generators that yield events which succeed (timeouts); a failed event would not be thrown into
-the generator as SimPy does.
+The contract: only for generators that yield events which succeed (timeouts). ``yield event``
+evaluates to None, not to the event's value, and nothing can be thrown into the generator (no
+interrupts): a path that must react to a failure checks for it when it resumes (``Component.boot``). A
+failed event is not passed on to the generator; SimPy itself raises it from ``step`` unless someone
+defused it, so it cannot pass silently for a success.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import math
 from twin.scenario.distributions import batched
 from twin.scenario.schema import Source
 from twin.sim.flow import Attempt, Message, journey
-from twin.sim.light import start_at
+from twin.sim.light import start, start_at
 from twin.workload.senders import RemoteSenders
 
 
@@ -52,4 +52,4 @@ class PoissonSource:
             mid, r0 = ledger.offer(n, t, cls, origin, nbytes)
             self.offered_messages += 1
             self.offered_recipients += n
-            env.process(journey(env, ledger, Message(mid, r0, n, nbytes), self.attempt, self.senders))
+            start(journey(env, ledger, Message(mid, r0, n, nbytes), self.attempt, self.senders))
