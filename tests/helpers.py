@@ -31,3 +31,13 @@ def station(servers=1, mean="1s", dist="exponential", routing=None) -> dict:
 
 def simulate(data: dict, seed=1, overrides=()):
     return twin.simulate(twin.scenario_from_dict(data, list(overrides)), seed=seed)
+
+
+def outage(target: str, at: str, duration: str, cause: str = "test") -> dict:
+    """A scheduled outage entry of ``faults``."""
+    return {"kind": "outage", "target": target, "at": at, "duration": duration, "cause": cause}
+
+
+def random_failures(target: str, mtbf: dict, mttr: dict) -> dict:
+    """A random-failures entry of ``faults`` (up for an ``mtbf`` draw, down for an ``mttr`` draw)."""
+    return {"kind": "random", "target": target, "mtbf": mtbf, "mttr": mttr}

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from tests.helpers import simulate
+from tests.helpers import outage, simulate
 from tests.mail import mail_platform
 
 M = 60.0
-
-
-def outage(target, at, duration):
-    return {"kind": "outage", "target": target, "at": at, "duration": duration}
 
 
 def refused_connects(res):

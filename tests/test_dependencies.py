@@ -9,16 +9,12 @@ import re
 import pytest
 
 import twin
-from tests.helpers import BASELINE, ROOT, simulate
+from tests.helpers import BASELINE, ROOT, outage, simulate
 from tests.mail import mail_platform
 from twin.cli import main
 from twin.topology import DEPENDENCIES, build_topology, dependencies
 
 H, M = 3600.0, 60.0
-
-
-def outage(target, at, duration):
-    return {"kind": "outage", "target": target, "at": at, "duration": duration}
 
 
 def spool_total(res):

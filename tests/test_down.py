@@ -6,15 +6,11 @@ mail on a frontend's spool survives the crash and is delivered after it comes ba
 from __future__ import annotations
 
 import twin
-from tests.helpers import simulate
+from tests.helpers import outage, random_failures, simulate
 from tests.mail import mail_platform
 from twin.model import Model
 
 H, M = 3600.0, 60.0
-
-
-def outage(target, at, duration):
-    return {"kind": "outage", "target": target, "at": at, "duration": duration}
 
 
 def long_sessions(**extra):
@@ -76,12 +72,7 @@ def test_no_reply_comes_from_a_frontend_while_it_is_down():
     # that has failed in between. Blocklisted senders, 20 a second; fe1 fails every few seconds.
     data = mail_platform(horizon="10m", volume="20/s", mail={"blocklisted": 0.5})
     data["faults"] = [
-        {
-            "kind": "random",
-            "target": "fe1",
-            "mtbf": {"dist": "exponential", "mean": "3s"},
-            "mttr": {"dist": "exponential", "mean": "2s"},
-        }
+        random_failures("fe1", {"dist": "exponential", "mean": "3s"}, {"dist": "exponential", "mean": "2s"})
     ]
     res = simulate(data, seed=5)
     led = res.ledger

@@ -7,13 +7,9 @@ import math
 import pytest
 
 import twin
-from tests.helpers import BASELINE, network, simulate, station
+from tests.helpers import BASELINE, network, outage, random_failures, simulate, station
 
 SRC = [{"name": "a", "enter": "s", "rate": "0.5/s"}]
-
-
-def outage(target, at, duration, cause="test"):
-    return {"kind": "outage", "target": target, "at": at, "duration": duration, "cause": cause}
 
 
 def test_an_esx_host_failure_takes_its_virtual_servers_down():
@@ -106,12 +102,7 @@ def test_random_failures_follow_mtbf_and_mttr():
     # number is close to Poisson, so allow 4 standard deviations (sqrt(369) = 19).
     data = network({"s": station(1, "0.1s")}, [], horizon="400h")
     data["faults"] = [
-        {
-            "kind": "random",
-            "target": "s",
-            "mtbf": {"dist": "exponential", "mean": "1h"},
-            "mttr": {"dist": "constant", "value": "5m"},
-        }
+        random_failures("s", {"dist": "exponential", "mean": "1h"}, {"dist": "constant", "value": "5m"})
     ]
     res = simulate(data, seed=4)
     inc = res.incidents

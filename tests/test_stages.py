@@ -6,15 +6,11 @@ from __future__ import annotations
 import pytest
 
 import twin
-from tests.helpers import simulate
+from tests.helpers import outage, simulate
 from tests.mail import mail_platform
 from twin.model import Model
 
 M = 60.0
-
-
-def outage(target, at, duration):
-    return {"kind": "outage", "target": target, "at": at, "duration": duration}
 
 
 def by_stage(res):
