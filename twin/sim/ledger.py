@@ -8,8 +8,9 @@ Strings (traffic classes, stages, node names) are small integer codes into vocab
 Memory does not grow with the horizon: ``retire`` writes each chunk whose rows were all offered long
 enough ago to a spill file on disk (raw columns, in chunk order) and frees it. The rows of that chunk
 still pending (a message waiting days on a spool for a full mailbox, a sender that retries) stay in
-memory as *strays*, where they go on changing. At the end, ``blocks`` hands out every row in order, one
-chunk at a time: retired chunks read back from the spill with their strays laid over them. The Parquet
+memory as *strays*, where they go on changing; strays that have become final follow to the spill in
+batches. At the end, ``blocks`` hands out every row in order, one chunk at a time: retired chunks read
+back from the spill with their strays laid over them. The Parquet
 file and the KPIs are made from that one pass (``twin/parquet.py``, ``twin/analysis/tally.py``).
 
 Only the rows in memory can be read or written: the live chunks and the strays. A final row of a retired
@@ -125,6 +126,7 @@ class Ledger:
         # Pending rows of retired chunks: a growing block, and each row's slot in it.
         self._stray = Block(1024)
         self._stray_slot: dict[int, int] = {}
+        self.settle_at = 4096  # final strays go to the spill once there are this many (and half of all)
         self._spill_dir: Path | None = None
         self._closed = False
         # Terminal states written later in one vectorised step (finish_later): first row, rows, time,
@@ -406,7 +408,34 @@ class Ledger:
             self._chunks[i] = None
             self.retired += 1
             done += 1
+        self._settle_strays()
         return done
+
+    def _stray_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The strays in memory: their rows and their slots in the stray block."""
+        n = len(self._stray_slot)
+        rows = np.fromiter(self._stray_slot, dtype=np.int64, count=n)
+        return rows, np.fromiter(self._stray_slot.values(), dtype=np.int64, count=n)
+
+    def _settle_strays(self) -> None:
+        """Strays that have become final go to the spill too, once they are at least half of them (and
+        ``settle_at``), so that memory holds the rows still in play, not every row that ever waited."""
+        rows, slots = self._stray_rows()
+        final = self._stray.state[slots] != PENDING
+        if final.sum() < max(self.settle_at, len(rows) // 2):
+            return
+        s = self._stray
+        with open(self._spill_dir / "stray.rows", "ab") as f:
+            rows[final].tofile(f)
+        for k in COLUMNS:
+            with open(self._spill_dir / f"stray.{k}", "ab") as f:
+                getattr(s, k)[slots[final]].tofile(f)
+        keep_rows, keep_slots = rows[~final], slots[~final]
+        kept = Block(max(1024, 2 * len(keep_rows)))
+        for k in COLUMNS:
+            getattr(kept, k)[: len(keep_rows)] = getattr(s, k)[keep_slots]
+        self._stray = kept
+        self._stray_slot = dict(zip(keep_rows.tolist(), range(len(keep_rows)), strict=True))
 
     def _keep_stray(self, r: int, c: Block, i: int) -> None:
         slot = len(self._stray_slot)
@@ -434,10 +463,17 @@ class Ledger:
         self.flush()
         if self._closed:
             raise RuntimeError("the ledger was closed: its rows are in the file it was written to")
-        strays = np.fromiter(self._stray_slot, dtype=np.int64, count=len(self._stray_slot))
-        slots = np.fromiter(self._stray_slot.values(), dtype=np.int64, count=len(strays))
-        order = np.argsort(strays)
-        strays, slots = strays[order], slots[order]
+        # Every stray row as it stands: those settled on the spill, then those still in memory.
+        rows, slots = self._stray_rows()
+        values = {k: getattr(self._stray, k)[slots] for k in COLUMNS}
+        settled = self._spill_dir / "stray.rows" if self._spill_dir is not None else None
+        if settled is not None and settled.exists():
+            rows = np.concatenate([np.fromfile(settled, dtype=np.int64), rows])
+            for k, t in COLUMNS.items():
+                values[k] = np.concatenate([np.fromfile(self._spill_dir / f"stray.{k}", dtype=t), values[k]])
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        values = {k: v[order] for k, v in values.items()}
         for ci in range((self.n + MASK) >> SHIFT):
             lo, hi = ci << SHIFT, min(self.n, (ci + 1) << SHIFT)
             c = self._chunks[ci]
@@ -445,11 +481,11 @@ class Ledger:
                 yield c.columns(hi - lo)
                 continue
             block = {k: self._read_spill(k, ci) for k in COLUMNS}
-            a, b = np.searchsorted(strays, [lo, hi])
+            a, b = np.searchsorted(rows, [lo, hi])
             if b > a:
-                at, src = strays[a:b] - lo, slots[a:b]
+                at = rows[a:b] - lo
                 for k in COLUMNS:
-                    block[k][at] = getattr(self._stray, k)[src]
+                    block[k][at] = values[k][a:b]
             yield block
 
     def _read_spill(self, column: str, ci: int) -> np.ndarray:
