@@ -178,6 +178,14 @@ class Ledger:
         self.n = r1
         if parent != -1:
             self.generated += n
+        if n == 1 and mailboxes is None and parent == -1:  # the common case, in plain scalar writes
+            c, i = self._chunks[r0 >> SHIFT], r0 & MASK
+            c.msg_id[i] = mid
+            c.traffic_class[i] = traffic_class
+            c.origin[i] = origin
+            c.size[i] = size
+            c.t_offered[i] = t
+            return mid, r0
         for k, r in enumerate(range(r0, r1)):
             c, i = self._chunks[r >> SHIFT], r & MASK
             c.msg_id[i] = mid
@@ -294,6 +302,10 @@ class Ledger:
             getattr(c, column)[i] = value
 
     def attempt(self, r0: int, n: int) -> None:
+        if n == 1:
+            c, i = self._at(r0)
+            c.attempts[i] += 1
+            return
         s = self._slice(r0, n)
         if s is not None:
             c, a, b = s
