@@ -20,7 +20,9 @@ EXPECTED = {
         "2: clock.horizon: required field missing",
         "4: clock.horizn: unknown field (expected one of: start, timezone, horizon, drain, warmup)",
     ],
-    "bad_duration": ["4: clock.horizon: expected a duration such as 90s, 15m, 2h or 7d (got '5 parsecs')"],
+    "bad_duration": [
+        "4: clock.horizon: expected a duration such as 90s, 15m, 2h, 7d or 1d2h (got '5 parsecs')"
+    ],
     "missing_meta": ["1: meta: required field missing"],
     "inbound_without_store": [
         "7: workload.inbound: inbound mail needs store instances (platform.store.members): it is accepted "

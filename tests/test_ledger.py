@@ -51,7 +51,7 @@ def test_finishing_a_row_twice_is_counted_as_a_violation():
 
 
 def test_a_row_costs_well_under_100_bytes():
-    assert ROW_BYTES == sum(np.dtype(t).itemsize for t in COLUMNS.values()) == 52
+    assert ROW_BYTES == sum(np.dtype(t).itemsize for t in COLUMNS.values()) == 58
 
 
 def test_frame_has_named_categories():
@@ -184,4 +184,16 @@ def test_the_parquet_file_holds_the_ledger_with_named_categories(tmp_path):
     got = read_ledger(tmp_path / "ledger.parquet")
     assert fingerprint(got) == fingerprint(expected)
     assert isinstance(got["state"].dtype, pd.CategoricalDtype) and got.loc[5, "stage"] == "store"
-    assert got["size"].dtype == np.int32 and (got["state"] == "pending").sum() == n - 1
+    assert got["size"].dtype == np.int64 and (got["state"] == "pending").sum() == n - 1
+
+
+def test_sizes_of_2_gib_and_more_and_many_attempts_do_not_wrap():
+    led = Ledger()
+    led.classes.code("inbound")
+    led.origins.code("src")
+    big = 3 * 2**30
+    _, r0 = led.offer(1, 1.0, 0, 0, big)
+    for _ in range(70_000):  # more than a 16-bit counter holds
+        led.attempt(r0, 1)
+    frame = led.to_frame()
+    assert frame.loc[r0, "size"] == big and frame.loc[r0, "attempts"] == 70_000

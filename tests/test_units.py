@@ -47,3 +47,43 @@ def test_formatting_round_trips():
     assert format_duration(90) == "90s"
     for b in (512, 4096, 10 * 2**20, 1500):
         assert parse_size(format_size(b)) == b
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1d2h", 93600), ("1h30m", 5400), ("2m30s", 150), ("1d 2h 3m 4s", 93784), ("1w1d", 691200)],
+)
+def test_compound_durations_from_the_largest_unit_down(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["2h1d", "1h1h", "1d-2h", "1h 30", "m30s", "1m1min"])
+def test_compound_durations_in_any_other_order_are_refused(bad):
+    with pytest.raises(UnitError, match="expected a duration such as 90s, 15m, 2h, 7d or 1d2h"):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    ("parse", "value"),
+    [
+        (parse_duration, float("inf")),
+        (parse_duration, float("nan")),
+        (parse_duration, "1e400s"),
+        (parse_duration, 10**400),
+        (parse_size, "1e400GB"),
+        (parse_rate, "1e400/s"),
+    ],
+)
+def test_numbers_that_cannot_be_simulated_are_refused(parse, value):
+    with pytest.raises(UnitError, match="must be a finite number"):
+        parse(value)
+
+
+@pytest.mark.parametrize("x", [0.05, 0.3, 1234.5678, 1e-7, 0.1 * 3, 5400.0, 16.203703703703702, 2.5 * 1024])
+def test_formatting_is_exact(x):
+    # scenario.resolved.yaml must give back the very same floats: a replay is the same run
+    from twin.units import format_rate
+
+    assert parse_duration(format_duration(x)) == x
+    assert parse_size(format_size(x)) == x
+    assert parse_rate(format_rate(x)) == x

@@ -19,9 +19,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 
-def simulate(scenario: Scenario, seed: int = 0, progress=None):
+def simulate(scenario: Scenario, seed: int = 0, progress=None, force: bool = False):
     """Run a scenario once and return its Results (a pure function of scenario, seed and code version).
 
+    The scenario is checked again as the run starts (a validated scenario changed since is caught here),
+    and so is its expected peak memory (``force=True`` runs it anyway): ScenarioError says what is wrong.
     The ledger is written to a Parquet file in a temporary folder as the run closes (the KPIs are counted
     in the same pass); ``Results.ledger`` reads it when asked, ``Results.save`` copies it. The folder goes
     with the Results object."""
@@ -36,6 +38,11 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None):
     from twin.parquet import write_ledger
     from twin.results import Results, run_info
 
+    scenario = checked(scenario, seed)
+    if not force:
+        from twin.scenario.footprint import check_footprint
+
+        check_footprint(scenario, f"scenario {scenario.meta.name!r}")
     model = Model(scenario, seed=seed)
     model.run(progress=progress)
     timeseries = model.probe.frame(scenario.clock.start)
@@ -60,6 +67,42 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None):
         raise
     weakref.finalize(res, shutil.rmtree, workdir, True)
     return res
+
+
+def checked(scenario, seed) -> Scenario:
+    """``scenario`` validated again (as the run will use it), and ``seed`` checked: ScenarioError if not."""
+    from twin.scenario import Problem
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ScenarioError(
+            [Problem("seed", None, "", f"must be a whole number from 0 to 2**63-1 (got {seed!r})")]
+        )
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            [
+                Problem(
+                    "scenario",
+                    None,
+                    "",
+                    "expected a Scenario (from load_scenario or scenario_from_dict), got "
+                    + type(scenario).__name__,
+                )
+            ]
+        )
+    return scenario_from_dict(_fields(scenario), name=f"scenario {scenario.meta.name!r}")
+
+
+def _fields(value):
+    """A model's field values as plain data (by alias), without the serializers' formatting."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return {f.alias or k: _fields(getattr(value, k)) for k, f in type(value).model_fields.items()}
+    if isinstance(value, dict):
+        return {k: _fields(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_fields(v) for v in value]
+    return value
 
 
 __all__ = [

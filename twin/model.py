@@ -16,6 +16,7 @@ import simpy
 
 from twin.components import DEFAULT, REGISTRY, Component, Group
 from twin.components.mailboxes import Mailboxes
+from twin.scenario import Problem, ScenarioError
 from twin.scenario.schema import Scenario
 from twin.sim.context import Context
 from twin.sim.faults import FaultInjector
@@ -140,6 +141,10 @@ class Model:
         """Process the events and arrivals before ``until``, in time order (an arrival before an event
         at the same time), and move the clock to ``until``. SimPy's ``env.run`` alone would process the
         events but not the arrivals."""
+        if not isinstance(until, int | float) or until != until or until < self.env.now:
+            raise ScenarioError(
+                [Problem("until", None, "", f"expected a time >= now ({self.env.now:g} s), got {until!r}")]
+            )
         env = self.env
         step, peek = env.step, env.peek
         arrivals = self.arrivals

@@ -52,6 +52,10 @@ class RetryRule:
         return round(self.factor * 1000)
 
 
+# Not Exim's limit but the simulation's: a rule that retries one message more often than this would take
+# the run forever (F,5d,1us).
+MAX_TRIES = 100_000
+
 _RULE = re.compile(r"^\s*([FGH])\s*,\s*([^,;]+?)\s*,\s*([^,;]+?)\s*(?:,\s*([^,;]+?)\s*)?$")
 
 
@@ -85,8 +89,18 @@ def parse_rules(text: str) -> tuple[RetryRule, ...]:
                 raise RetryConfigError(f"rule {i + 1} {part.strip()!r}: the multiplier must be positive")
         else:
             mult = 1.0
+        if cutoff_s <= 0:
+            raise RetryConfigError(f"rule {i + 1} {part.strip()!r}: the cutoff must be positive")
         if interval_s <= 0:
             raise RetryConfigError(f"rule {i + 1} {part.strip()!r}: the interval must be positive")
+        since = rules[-1].cutoff if rules else 0.0
+        tries = (cutoff_s - since) / interval_s
+        if mult <= 1 and tries > MAX_TRIES:
+            shortest = format_duration(math.ceil((cutoff_s - since) / MAX_TRIES))
+            raise RetryConfigError(
+                f"rule {i + 1} {part.strip()!r}: {tries:,.0f} tries of one message; "
+                f"at most {MAX_TRIES:,} (an interval of at least {shortest})"
+            )
         if rules and cutoff_s <= rules[-1].cutoff:
             raise RetryConfigError(
                 f"rule {i + 1} {part.strip()!r}: cutoff times must increase "

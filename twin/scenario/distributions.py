@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from twin.scenario.quantities import Duration, Size
+from twin.scenario.quantities import Count, Duration, Real, Size
 
 BATCH = 4096
 
@@ -38,7 +38,7 @@ def batched(draw: Callable[[int], np.ndarray]) -> Sampler:
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def draw_fn(self, rng: np.random.Generator):  # pragma: no cover - every subclass overrides
         raise TypeError(type(self).__name__)
@@ -49,6 +49,10 @@ class _Dist(BaseModel):
     @property
     def mean(self) -> float:  # pragma: no cover - every subclass overrides
         raise TypeError(type(self).__name__)
+
+    def can_be_zero(self) -> bool:
+        """Whether a draw can be exactly 0 with a positive probability."""
+        return False
 
 
 def _family(quantity: Any, suffix: str):
@@ -66,11 +70,14 @@ def _family(quantity: Any, suffix: str):
         def mean(self):
             return self.value
 
+        def can_be_zero(self):
+            return self.value == 0
+
     class Exponential(_Dist):
         dist: Literal["exponential"]
         mean_: quantity = Field(alias="mean", gt=0)
 
-        model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
         def draw_fn(self, rng):
             m = self.mean_
@@ -83,7 +90,7 @@ def _family(quantity: Any, suffix: str):
     class Lognormal(_Dist):
         dist: Literal["lognormal"]
         median: quantity = Field(gt=0)
-        sigma: float = Field(ge=0)
+        sigma: Real = Field(ge=0)
 
         def draw_fn(self, rng):
             mu, s = math.log(self.median), self.sigma
@@ -96,7 +103,7 @@ def _family(quantity: Any, suffix: str):
     class Empirical(_Dist):
         dist: Literal["empirical"]
         points: list[quantity] | None = Field(default=None, min_length=1)
-        quantiles: list[tuple[float, quantity]] | None = Field(default=None, min_length=2)
+        quantiles: list[tuple[Real, quantity]] | None = Field(default=None, min_length=2)
 
         @model_validator(mode="after")
         def _one_form(self):
@@ -116,6 +123,12 @@ def _family(quantity: Any, suffix: str):
             if any(v < 0 for v in self._values()):
                 raise ValueError("values must be >= 0")
             return self
+
+        def can_be_zero(self):
+            if self.points is not None:
+                return 0 in self.points
+            vs = [v for _, v in self.quantiles]
+            return any(a == b == 0 for a, b in itertools.pairwise(vs))
 
         def _values(self):
             return self.points if self.points is not None else [v for _, v in self.quantiles]
@@ -152,8 +165,8 @@ class ZipfNumber(_Dist):
     draws are drawn again, so the shape below ``max`` is exactly Zipf's)."""
 
     dist: Literal["zipf"]
-    a: float = Field(gt=1, description="exponent; larger means a lighter tail")
-    max: int = Field(1000, ge=1)
+    a: Real = Field(gt=1, description="exponent; larger means a lighter tail")
+    max: Count = Field(1000, ge=1, le=100_000)
 
     def draw_fn(self, rng):
         a, top = self.a, self.max
@@ -177,7 +190,7 @@ class ZipfNumber(_Dist):
 
 DurationDist = _family(Duration, "Duration")
 SizeDist = _family(Size, "Size")
-_family(float, "Number")  # defines ConstantNumber, ExponentialNumber, LognormalNumber, EmpiricalNumber
+_family(Real, "Number")  # defines ConstantNumber, ExponentialNumber, LognormalNumber, EmpiricalNumber
 NumberDist = Annotated[
     ConstantNumber | ExponentialNumber | LognormalNumber | EmpiricalNumber | ZipfNumber,  # noqa: F821
     Field(discriminator="dist"),

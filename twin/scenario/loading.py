@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import re
+import stat
 import types
 import typing
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from twin.scenario.references import check_references
-from twin.scenario.schema import Scenario
+from twin.scenario.schema import FieldError, Scenario
+from twin.units import LongNumber
 
 Loc = tuple[str | int, ...]
 
@@ -53,40 +56,106 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _parse_yaml(text: str, filename: str) -> tuple[Any, dict[Loc, int], list[Problem]]:
-    """Data, the line of every key and list item, and problems (duplicate keys)."""
+def _int(loader: _Loader, node: yaml.ScalarNode) -> int | LongNumber:
+    """An integer; one longer than Python converts (4300 digits) stays text, for a clear message."""
     try:
-        root = yaml.compose(io.StringIO(text), Loader=_Loader)
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError:
+        return LongNumber(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _int)
+
+
+# What a scenario file may be: a text file of at most this many bytes (the baseline has 14 KB), nested at
+# most this deep, expanding (through YAML aliases) to at most this many values.
+MAX_FILE_BYTES = 10_000_000
+MAX_DEPTH = 100
+MAX_VALUES = 1_000_000
+# Plain YAML: no tags that build Python objects, sets or binary data.
+PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _parse_yaml(text: str, filename: str) -> tuple[Any, dict[Loc, int], list[Problem]]:
+    """Data, the line of every key and list item, and problems (duplicate keys), in one parse. A node
+    reached again through an alias is not walked again (its values are counted, not its lines): a file
+    of aliases that expand exponentially is refused, not expanded."""
+
+    def fail(line: int | None, message: str) -> ScenarioError:
+        return ScenarioError([Problem(filename, line, "", message)])
+
+    try:
+        loader = _Loader(io.StringIO(text))
+        root = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         what = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([Problem(filename, line, "", f"YAML syntax error: {what}")]) from None
+        if "another document" in what:
+            what = "a scenario is one YAML document; this file has a second one (---)"
+        raise fail(line, f"YAML syntax error: {_one_line(what)}") from None
+    except RecursionError:
+        raise fail(None, f"nested more than {MAX_DEPTH} levels deep") from None
     lines: dict[Loc, int] = {}
     problems: list[Problem] = []
+    values: dict[int, int] = {}  # id(node) -> how many values it expands to
 
-    def walk(node: yaml.Node, loc: Loc) -> None:
+    def walk(node: yaml.Node, loc: Loc, depth: int) -> int:
+        line = node.start_mark.line + 1
+        if depth > MAX_DEPTH:
+            raise fail(line, f"nested more than {MAX_DEPTH} levels deep")
+        if node.tag not in PLAIN_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise fail(line, f"YAML tag {tag!r} is not allowed (plain YAML only)")
+        known = values.get(id(node))
+        if known is not None:  # reached again through an alias
+            return known
+        total = 1
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, value_node in node.value:
                 key = key_node.value
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    total += walk(value_node, loc, depth + 1)
+                    continue
+                if key_node.tag != "tag:yaml.org,2002:str":
+                    shown = repr(key) if isinstance(key_node, yaml.ScalarNode) else "a list or mapping"
+                    raise fail(key_node.start_mark.line + 1, f"a key must be a name, not {shown}")
                 if key in seen:
                     problems.append(
                         Problem(filename, key_node.start_mark.line + 1, _dotted((*loc, key)), "duplicate key")
                     )
                 seen.add(key)
-                lines[(*loc, key)] = key_node.start_mark.line + 1
-                walk(value_node, (*loc, key))
+                lines.setdefault((*loc, key), key_node.start_mark.line + 1)
+                total += walk(value_node, (*loc, key), depth + 1)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                lines[(*loc, i)] = item.start_mark.line + 1
-                walk(item, (*loc, i))
+                lines.setdefault((*loc, i), item.start_mark.line + 1)
+                total += walk(item, (*loc, i), depth + 1)
+        if total > MAX_VALUES:
+            raise fail(line, f"expands to more than {MAX_VALUES:,} values (YAML aliases)")
+        values[id(node)] = total
+        return total
 
     if root is None:
         return None, lines, problems
     lines[()] = root.start_mark.line + 1
-    walk(root, ())
-    data = yaml.load(io.StringIO(text), Loader=_Loader)
+    walk(root, (), 0)
+    try:
+        data = loader.construct_document(root)
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc)
+        raise fail(line, f"YAML error: {_one_line(what)}") from None
+    finally:
+        loader.dispose()
     return data, lines, problems
 
 
@@ -104,20 +173,65 @@ def shipped_catalogue() -> dict[str, Any]:
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
     """Read, override, validate. Raises ScenarioError listing every problem found."""
-    path = Path(path)
+    return parse_scenario(read_scenario_text(path), str(path), overrides)
+
+
+def read_scenario_text(path: str | Path) -> str:
+    """The text of a scenario file; ScenarioError (one line) for anything that is not a UTF-8 text file
+    of sensible size: a folder, a FIFO or device, a binary, Latin-1 or UTF-16 file, a file of 50 MB."""
+    name = str(path)
+
+    def fail(message: str, line: int | None = None) -> ScenarioError:
+        return ScenarioError([Problem(name, line, "", message)])
+
     try:
-        text = path.read_text(encoding="utf-8")
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise fail("not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise fail(
+                f"{st.st_size:,} bytes: larger than {MAX_FILE_BYTES:,} bytes, more than any scenario needs"
+            )
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise ScenarioError(
-            [Problem(str(path), None, "", f"cannot read file: {exc.strerror or exc}")]
+        raise fail(f"cannot read file: {exc.strerror or exc}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail("not UTF-8 text (UTF-16); save the file as UTF-8")
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise fail(f"not a text file (a NUL byte at line {line})", line)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise fail(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, column {column}); "
+            "save the file as UTF-8",
+            line,
         ) from None
-    return parse_scenario(text, str(path), overrides)
+
+
+def _overrides(overrides: Any) -> tuple[str, ...]:
+    """``--set`` items as given to the API: a list or tuple of strings (a lone string is one item)."""
+    if isinstance(overrides, str):
+        return (overrides,)
+    if not isinstance(overrides, list | tuple) or not all(isinstance(o, str) for o in overrides):
+        raise ScenarioError(
+            [Problem("overrides", None, "", "expected a list of 'dotted.path=value' strings")]
+        )
+    return tuple(overrides)
 
 
 def parse_scenario(
     text: str, filename: str = "<scenario>", overrides: list[str] | tuple[str, ...] = ()
 ) -> Scenario:
     """Validate scenario YAML text; ``filename`` is what error messages call it."""
+    if not isinstance(text, str):
+        raise ScenarioError([Problem(filename, None, "", "expected the scenario as text (str)")])
     data, lines, problems = _parse_yaml(text, filename)
     if problems:
         raise ScenarioError(problems)
@@ -132,6 +246,7 @@ def scenario_from_dict(
 
 
 def _validate(data: Any, lines: dict[Loc, int], filename: str, overrides) -> Scenario:
+    overrides = _overrides(overrides)
     if not isinstance(data, dict):
         raise ScenarioError(
             [Problem(filename, lines.get(()), "", "a scenario file must be a mapping of sections")]
@@ -150,7 +265,7 @@ def _validate(data: Any, lines: dict[Loc, int], filename: str, overrides) -> Sce
         for set_loc, item in set_paths.items():
             n = min(len(set_loc), len(shown))
             if shown[:n] == set_loc[:n]:
-                return Problem(f"--set {item}", None, _dotted(shown), message)
+                return Problem(_set_name(item), None, _dotted(shown), message)
         line = None
         for k in range(len(shown), -1, -1):
             if shown[:k] in lines:
@@ -163,6 +278,9 @@ def _validate(data: Any, lines: dict[Loc, int], filename: str, overrides) -> Sce
     except ValidationError as exc:
         found = []
         for e in exc.errors():
+            cause = (e.get("ctx") or {}).get("error")
+            if isinstance(cause, FieldError):  # a check of several fields, at the field at fault
+                e = {**e, "loc": (*e["loc"], cause.field)}
             written = _lookup(data, _data_loc(data, tuple(e["loc"])))
             if written is not _MISSING and not isinstance(written, dict | list):
                 e = {**e, "input": written}  # quote what the file says (-1h), not the parsed -3600.0
@@ -187,15 +305,24 @@ def _lookup(data: Any, loc: Loc) -> Any:
     return node
 
 
+def _set_name(item: str) -> str:
+    """How messages name a ``--set`` argument: as given, shortened if it is very long."""
+    return f"--set {item if len(item) <= 100 else item[:80] + '...'}"
+
+
 def apply_override(data: dict, item: str) -> Loc:
     """Set one ``dotted.path=value`` in raw scenario data; the value is read as YAML (``3``, ``2h``)."""
     if "=" not in item:
-        raise ScenarioError([Problem(f"--set {item}", None, "", "expected dotted.path=value")])
+        raise ScenarioError([Problem(_set_name(item), None, "", "expected dotted.path=value")])
     key, _, raw_value = item.partition("=")
+    if not key.strip() or ".." in key or key.strip().startswith(".") or key.strip().endswith("."):
+        raise ScenarioError([Problem(_set_name(item), None, "", "empty field name in path")])
     try:
-        value = yaml.load(raw_value, Loader=_Loader)
-    except yaml.YAMLError:
-        value = raw_value
+        value, _, _ = _parse_yaml(raw_value, _set_name(item))
+    except ScenarioError as exc:
+        if not exc.problems[0].message.startswith(("YAML syntax error", "YAML error", "YAML tag")):
+            raise  # too deep, or too many values
+        value = raw_value  # not YAML: the text as it stands (the field's check will say what it expects)
     loc: list[str | int] = []
     node: Any = data
     rest = key.strip()
@@ -204,7 +331,7 @@ def apply_override(data: dict, item: str) -> Loc:
             m = re.match(r"^\[?(\d+)\]?\.?", rest)
             if not m or int(m[1]) >= len(node):
                 raise ScenarioError(
-                    [Problem(f"--set {item}", None, _dotted(tuple(loc)), "no such list item")]
+                    [Problem(_set_name(item), None, _dotted(tuple(loc)), "no such list item")]
                 )
             part: str | int = int(m[1])
             rest = rest[m.end() :]
@@ -218,7 +345,7 @@ def apply_override(data: dict, item: str) -> Loc:
             part = max(existing, key=len) if existing else re.split(r"[.\[]", rest, maxsplit=1)[0]
             rest = rest[len(part) :].lstrip(".")
             if not part:
-                raise ScenarioError([Problem(f"--set {item}", None, "", "empty field name in path")])
+                raise ScenarioError([Problem(_set_name(item), None, "", "empty field name in path")])
         loc.append(part)
         if not rest:
             node[part] = value
@@ -228,7 +355,7 @@ def apply_override(data: dict, item: str) -> Loc:
             node = node[part]
             if not isinstance(node, dict | list):
                 raise ScenarioError(
-                    [Problem(f"--set {item}", None, _dotted(tuple(loc)), "is a value, not a section")]
+                    [Problem(_set_name(item), None, _dotted(tuple(loc)), "is a value, not a section")]
                 )
     return tuple(loc)
 
@@ -276,6 +403,8 @@ def _message(err: dict) -> str:
         return f"missing {ctx.get('discriminator', '').strip(chr(39))!r}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "expected a whole number" + _got(value)
+    if kind == "finite_number":
+        return "must be a finite number" + _got(value)
     if kind in ("float_parsing", "float_type"):
         return "expected a number" + _got(value)
     if kind in ("bool_parsing", "bool_type"):
@@ -294,6 +423,10 @@ def _message(err: dict) -> str:
         return str(ctx.get("error", msg)).removeprefix("Value error, ")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return msg.replace("Input should be", "must be") + _got(value)
+    if kind in ("too_short", "too_long") and "actual_length" in ctx:
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        what = "at least" if kind == "too_short" else "at most"
+        return f"must have {what} {bound} {'entry' if bound == 1 else 'entries'} (got {ctx['actual_length']})"
     if kind in ("too_short", "too_long", "string_too_short"):
         return msg.replace("should have", "must have").replace("String should", "must") + _got(value)
     return msg.replace("Input should be", "expected") + _got(value)

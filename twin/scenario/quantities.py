@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from twin.units import format_duration, format_size, parse_duration, parse_rate, parse_size
+from twin.units import format_duration, format_rate, format_size, parse_duration, parse_rate, parse_size
 
 
 def _schema(pattern_hint: str, example: str) -> WithJsonSchema:
@@ -19,6 +19,17 @@ def _schema(pattern_hint: str, example: str) -> WithJsonSchema:
     )
 
 
+def _no_bool(what: str):
+    def check(v):
+        if isinstance(v, bool):  # YAML's true is not 1
+            raise ValueError(f"expected {what} (got {v!r})")
+        return v
+
+    return BeforeValidator(check)
+
+
+Count = Annotated[int, _no_bool("a whole number")]
+Real = Annotated[float, _no_bool("a number")]
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
@@ -34,6 +45,6 @@ Size = Annotated[
 Rate = Annotated[
     float,
     BeforeValidator(parse_rate),
-    PlainSerializer(lambda v: f"{v:.12g}/s", return_type=str),
+    PlainSerializer(format_rate, return_type=str),
     _schema("rate: events per second or 2/s, 30/min, 500/h, 1.4M/day", "1.4M/day"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import networkx as nx
 
 from twin.scenario.schema import STATES, TERMINAL_STATES, Outage, Scenario, instances, match_nodes
+from twin.units import format_duration
 
 Path = tuple[str | int, ...]
 
@@ -124,6 +125,7 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
             problems.append((("workload", "sources", i, "start"), "starts at or after the horizon"))
         if src.stop is not None and src.stop <= src.start:
             problems.append((("workload", "sources", i, "stop"), "stop must come after start"))
+    problems += _feasible(sc, len(nodes))
     inbound = sc.workload.inbound
     if inbound is not None and inbound.enabled:
         for cls in ("frontend", "store"):
@@ -136,6 +138,65 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
                     )
                 )
     return problems
+
+
+# Not numbers of the platform but what one run can simulate: more nodes, or periodic work more often than
+# this over the run, would take the run (or its memory) beyond any machine.
+MAX_NODES = 10_000
+MAX_PERIODIC = 10_000_000  # runs of one periodic process (queue runner, keepalive, expunge)
+MAX_SAMPLES = 10_000_000  # time-series samples of one node
+
+
+def _feasible(sc: Scenario, n_nodes: int) -> list[tuple[Path, str]]:
+    """Counts whose arithmetic would never finish or never fit: periodic work far too often, too many
+    nodes, a failure cycle of microseconds."""
+    problems: list[tuple[Path, str]] = []
+    end = sc.end
+    total = n_nodes + len(sc.platform.stations)
+    if total > MAX_NODES:
+        problems.append((("platform",), f"{total:,} nodes; at most {MAX_NODES:,}"))
+
+    def often(path: Path, interval: float, what: str, limit: int = MAX_PERIODIC) -> None:
+        n = end / interval
+        if n > limit:
+            problems.append(
+                (
+                    path,
+                    f"{n:,.0f} {what} in the run (horizon + drain {format_duration(end)}); "
+                    f"at most {limit:,}: give at least {format_duration(_ceil_nice(end / limit))}",
+                )
+            )
+
+    often(("outputs", "sample_interval"), sc.outputs.sample_interval, "samples", MAX_SAMPLES)
+    if sc.platform.frontend.count:
+        often(("policies", "exim", "queue_interval"), sc.policies.exim.queue_interval, "queue runs")
+    if sc.platform.load_balancer.count:
+        often(
+            ("platform", "load_balancer", "keepalive_interval"),
+            sc.platform.load_balancer.keepalive_interval,
+            "keepalive probes",
+        )
+    expunge = sc.workload.mailboxes.expunge
+    if expunge is not None:
+        often(("workload", "mailboxes", "expunge", "every"), expunge.every, "expunge rounds")
+    for i, fault in enumerate(sc.faults):
+        if not isinstance(fault, Outage):
+            cycle = fault.mtbf.mean + fault.mttr.mean
+            often(("faults", i, "mtbf"), cycle, "failures of each node (mean of mtbf + mttr)", 100_000)
+    return problems
+
+
+def _ceil_nice(seconds: float) -> float:
+    """``seconds`` rounded up to a duration that reads well (1, 2 or 5 times a power of ten)."""
+    import math
+
+    if seconds <= 0:
+        return seconds
+    exp = math.floor(math.log10(seconds))
+    for m in (1, 2, 5, 10):
+        if m * 10**exp >= seconds:
+            return m * 10**exp
+    return 10 ** (exp + 1)
 
 
 def _instant_loop(sc: Scenario) -> list[str]:

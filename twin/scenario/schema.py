@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from twin.scenario.distributions import DurationDist, NumberDist, SizeDist
-from twin.scenario.quantities import Duration, Rate, Size
+from twin.scenario.quantities import Count, Duration, Rate, Real, Size
 
 # Terminal states of an offered recipient (DESIGN.md principle 2). `pending` is not a terminal state;
 # it is what a recipient still in the system at the end of the run is counted as.
@@ -31,11 +31,30 @@ TERMINAL_STATES = (
 )
 STATES = (*TERMINAL_STATES, "pending")
 
+# Upper bounds on counts: not numbers of the platform, but what one machine can simulate (a count beyond
+# them would exhaust memory while the model is built, long before a result).
+MAX_INSTANCES = 1000  # instances of one member line of a class
+MAX_SERVERS = 100_000  # servers, connection slots, concurrency of one node
+MAX_MAILBOXES = 10_000_000
+MAX_SPAN = 3650 * 86400.0  # horizon, drain, warm-up: ten years
+# Start dates the calendar code handles (time zones, pandas timestamps of start + ten years).
+EARLIEST, LATEST = dt.datetime(1970, 1, 1), dt.datetime(2200, 1, 1)
+
 Balance = Literal["round_robin", "weighted_round_robin", "least_connections", "random"]
 
 
+class FieldError(ValueError):
+    """A check of several fields that is the fault of one of them: the loader reports it at ``field``
+    (inside the model the validator belongs to), not at the model."""
+
+    def __init__(self, field: str | int, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # NaN and infinity are refused in every number: nothing can be simulated with them.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class Meta(Strict):
@@ -67,22 +86,38 @@ class Clock(Strict):
             ) from None
         return v
 
+    @field_validator("start")
+    @classmethod
+    def _calendar(cls, v: dt.datetime) -> dt.datetime:
+        if not EARLIEST <= v.replace(tzinfo=None) < LATEST:
+            raise ValueError(
+                f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (got {v:%Y-%m-%d %H:%M})"
+            )
+        return v
+
+    @field_validator("horizon", "drain", "warmup")
+    @classmethod
+    def _span(cls, v: float) -> float:
+        if v > MAX_SPAN:
+            raise ValueError(f"must be at most {MAX_SPAN / 86400:g}d")
+        return v
+
     @model_validator(mode="after")
     def _aware_start(self):
         if self.start.tzinfo is None:
             self.start = self.start.replace(tzinfo=ZoneInfo(self.timezone))
         if self.warmup >= self.horizon:
-            raise ValueError("warmup must be shorter than the horizon")
+            raise FieldError("warmup", "warmup must be shorter than the horizon")
         return self
 
 
 class HardwareModel(Strict):
     description: str = ""
     appliance: bool = Field(False, description="a box whose CPU is not modelled (e.g. a load balancer)")
-    sockets: int | None = Field(None, ge=1)
-    cores_per_socket: int | None = Field(None, ge=1)
-    ghz: float | None = Field(None, gt=0)
-    ipc: float = Field(1.0, gt=0, description="work per clock relative to the reference generation")
+    sockets: Count | None = Field(None, ge=1, le=64)
+    cores_per_socket: Count | None = Field(None, ge=1, le=1024)
+    ghz: Real | None = Field(None, gt=0)
+    ipc: Real = Field(1.0, gt=0, description="work per clock relative to the reference generation")
     memory: Size | None = None
 
     @model_validator(mode="after")
@@ -109,7 +144,9 @@ class Hardware(Strict):
 
 
 class VirtualServer(Strict):
-    vcpus: int = Field(ge=1, description="virtual CPUs (guaranteed resources on the ESX host, seed §1)")
+    vcpus: Count = Field(
+        ge=1, le=1024, description="virtual CPUs (guaranteed resources on the ESX host, seed §1)"
+    )
     memory: Size | None = None
     hosts: list[str] | None = Field(
         None, min_length=1, description="ESX hosts to place these VMs on, cycled; default: spread over all"
@@ -117,7 +154,7 @@ class VirtualServer(Strict):
 
 
 class Member(Strict):
-    count: int = Field(ge=0)
+    count: Count = Field(ge=0, le=MAX_INSTANCES)
     hardware: str | None = Field(None, description="a physical server: catalogue model name")
     vm: VirtualServer | None = Field(None, description="a virtual server on the ESX cluster")
     names: list[str] | None = Field(None, description="explicit node names, one per member")
@@ -127,7 +164,7 @@ class Member(Strict):
         if (self.hardware is None) == (self.vm is None):
             raise ValueError("give exactly one of 'hardware' (physical) or 'vm' (virtual)")
         if self.names is not None and len(self.names) != self.count:
-            raise ValueError(f"names lists {len(self.names)} names for count {self.count}")
+            raise FieldError("names", f"names lists {len(self.names)} names for count {self.count}")
         return self
 
 
@@ -138,11 +175,14 @@ class ComponentClass(Strict):
     demand: DurationDist | None = Field(
         None, description="CPU-seconds on the reference core per message handled; none: no CPU work modelled"
     )
-    servers: int | None = Field(
-        None, ge=1, description="messages handled at once per instance; default: its CPU cores"
+    servers: Count | None = Field(
+        None,
+        ge=1,
+        le=MAX_SERVERS,
+        description="messages handled at once per instance; default: its CPU cores",
     )
     balance: Balance | None = Field(None, description="how a sender picks an instance; default from policies")
-    routing: dict[str, float] = Field(
+    routing: dict[str, Real] = Field(
         default_factory=dict,
         description="next class/station or terminal state -> probability; the rest leaves as delivered",
     )
@@ -167,7 +207,9 @@ class Disk(Strict):
     """A disk array as a queueing station: ``servers`` operations at once, each taking ``demand`` plus
     ``per_kb`` for every KB of the message written."""
 
-    servers: int = Field(1, ge=1, description="operations the array serves at once (spindles, controllers)")
+    servers: Count = Field(
+        1, ge=1, le=MAX_SERVERS, description="operations the array serves at once (spindles, controllers)"
+    )
     demand: DurationDist = Field(description="seconds per operation (seek, metadata, sync)")
     per_kb: Duration = Field(0.0, ge=0, description="transfer seconds per KB of the message")
 
@@ -180,8 +222,8 @@ class LoadBalancerClass(ComponentClass):
         description="classes reached through the balancer's virtual addresses",
     )
     keepalive_interval: Duration = Field(5.0, gt=0, description="keepalive probe period")
-    keepalive_failures: int = Field(
-        3, ge=1, description="failed probes in a row before a backend is marked dead"
+    keepalive_failures: Count = Field(
+        3, ge=1, le=1000, description="failed probes in a row before a backend is marked dead"
     )
     takeover: Duration = Field(
         3.0, ge=0, description="the standby unit takes over this long after the active one fails"
@@ -191,7 +233,9 @@ class LoadBalancerClass(ComponentClass):
 class FrontendClass(ComponentClass):
     """Exim on the SMTP frontends (PLATFORM.md §2 stages 1-9)."""
 
-    smtp_accept_max: int = Field(20, ge=1, description="SMTP connections at once (Exim default)")
+    smtp_accept_max: Count = Field(
+        20, ge=1, le=MAX_SERVERS, description="SMTP connections at once (Exim default)"
+    )
     demand_per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB of DATA")
     disk: Disk | None = Field(None, description="the spool disk; none: its I/O is not modelled")
     blocklist_lookup: DurationDist | None = Field(
@@ -206,8 +250,11 @@ class ScannerClass(ComponentClass):
     """PureMessage scanners (PLATFORM.md §3)."""
 
     demand_per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB scanned, on top of demand")
-    concurrency: int | None = Field(
-        None, ge=1, description="milter connections a scanner takes at once; more are refused (4xx)"
+    concurrency: Count | None = Field(
+        None,
+        ge=1,
+        le=MAX_SERVERS,
+        description="milter connections a scanner takes at once; more are refused (4xx)",
     )
     grace: Duration = Field(
         7200.0, ge=0, description="how long scanners answer validly without the central server (seed: 2 h)"
@@ -219,8 +266,8 @@ class StoreClass(ComponentClass):
 
     demand_per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB delivered")
     disk: Disk | None = Field(None, description="the RAID array holding the messages")
-    metadata_ops: int = Field(
-        0, ge=0, description="metadata I/O operations per delivery on the SAN (index, cache, quota)"
+    metadata_ops: Count = Field(
+        0, ge=0, le=1000, description="metadata I/O operations per delivery on the SAN (index, cache, quota)"
     )
     over_quota_perm_failure: bool = Field(
         False, description="lmtp_over_quota_perm_failure: 552 (bounce) instead of 452 (retry)"
@@ -230,9 +277,9 @@ class StoreClass(ComponentClass):
 class Station(Strict):
     """A generic queueing station: `servers` identical servers, a FIFO queue, a service-time distribution."""
 
-    servers: int = Field(1, ge=1)
+    servers: Count = Field(1, ge=1, le=MAX_SERVERS)
     service: DurationDist
-    routing: dict[str, float] = Field(default_factory=dict)
+    routing: dict[str, Real] = Field(default_factory=dict)
 
     @field_validator("routing")
     @classmethod
@@ -313,7 +360,7 @@ def _exim_syntax(parser: str, v: str) -> str:
 class Sender(Strict):
     """How the remote senders of a source react when the platform refuses a connection or answers 4xx."""
 
-    retrying_share: float = Field(
+    retrying_share: Real = Field(
         1.0, ge=0, le=1, description="share of messages whose sender retries (most spam bots never do)"
     )
     retry: str = Field(
@@ -353,27 +400,29 @@ class Expunge(Strict):
     expunged down to ``to`` times their quota."""
 
     every: Duration = Field(gt=0)
-    share: float = Field(ge=0, le=1)
-    to: float = Field(0.5, ge=0, le=1)
+    share: Real = Field(ge=0, le=1)
+    to: Real = Field(0.5, ge=0, le=1)
 
 
 class Mailboxes(Strict):
     """The addresses mail can be sent to (PLATFORM.md §4). Shares are of the population; each address has
     one status (active, deactivated, unknown, missing) and independent quota and quarantine settings."""
 
-    count: int = Field(0, ge=0, description="addresses in the directory's domain, with their mailboxes")
-    deactivated: float = _share("expired or locked accounts: rejected at RCPT (stage 2)")
-    unknown: float = _share("addresses with no directory entry (former users, typos): rejected (stage 3)")
-    missing: float = _share("in the directory but without a Cyrus mailbox: 550 5.1.1 at LMTP (stage 10)")
-    over_quota: float = _share("mailboxes at their quota when the run starts (stage 11)")
-    quarantine: float = _share("recipients who enabled the spam quarantine (stage 7)")
+    count: Count = Field(
+        0, ge=0, le=MAX_MAILBOXES, description="addresses in the directory's domain, with their mailboxes"
+    )
+    deactivated: Real = _share("expired or locked accounts: rejected at RCPT (stage 2)")
+    unknown: Real = _share("addresses with no directory entry (former users, typos): rejected (stage 3)")
+    missing: Real = _share("in the directory but without a Cyrus mailbox: 550 5.1.1 at LMTP (stage 10)")
+    over_quota: Real = _share("mailboxes at their quota when the run starts (stage 11)")
+    quarantine: Real = _share("recipients who enabled the spam quarantine (stage 7)")
     quota: Size = Field(500 * 1024**2, gt=0, description="mailbox quota")
     usage: SizeDist = Field(
         default_factory=lambda: {"dist": "constant", "value": 0},
         validate_default=True,
         description="initial usage of mailboxes not over quota (capped below the quota)",
     )
-    popularity: float = Field(
+    popularity: Real = Field(
         0.0, ge=0, description="Zipf exponent of how often an address receives mail; 0: all alike"
     )
     expunge: Expunge | None = None
@@ -382,20 +431,20 @@ class Mailboxes(Strict):
     def _statuses_fit(self):
         total = self.deactivated + self.unknown + self.missing
         if total > 1 + 1e-9:
-            raise ValueError(f"deactivated + unknown + missing = {total:g}, more than 1")
+            raise FieldError("deactivated", f"deactivated + unknown + missing = {total:g}, more than 1")
         return self
 
 
 class Attachments(Strict):
-    harmless: float = _share("messages with an attachment that passes")
-    dangerous: float = _share("messages with an attachment whose extension is on the seed's list")
-    spaces: float = _share("messages with an attachment whose file name hides its extension behind spaces")
+    harmless: Real = _share("messages with an attachment that passes")
+    dangerous: Real = _share("messages with an attachment whose extension is on the seed's list")
+    spaces: Real = _share("messages with an attachment whose file name hides its extension behind spaces")
 
     @model_validator(mode="after")
     def _fit(self):
         total = self.harmless + self.dangerous + self.spaces
         if total > 1 + 1e-9:
-            raise ValueError(f"attachment shares sum to {total:g}, more than 1")
+            raise FieldError("harmless", f"attachment shares sum to {total:g}, more than 1")
         return self
 
 
@@ -405,17 +454,17 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class MailClass(Strict):
     """One kind of inbound mail (ham or spam): its share of the volume, daily shape and attributes."""
 
-    share: float = Field(ge=0, le=1, description="share of the offered messages")
-    diurnal: list[float] = Field(
+    share: Real = Field(ge=0, le=1, description="share of the offered messages")
+    diurnal: list[Real] = Field(
         default_factory=lambda: [1.0] * 24,
         min_length=24,
         max_length=24,
         description="relative arrival rate per local hour 0..23 (normalised to mean 1)",
     )
     sender: Sender = Field(default_factory=Sender)
-    blocklisted: float = _share("messages whose client IP is on the blocklist (stage 1)")
-    bad_sender: float = _share("messages whose sender address does not verify (stage 3)")
-    guessed: float = _share("recipients that are made-up addresses in the domain (dictionary attacks)")
+    blocklisted: Real = _share("messages whose client IP is on the blocklist (stage 1)")
+    bad_sender: Real = _share("messages whose sender address does not verify (stage 3)")
+    guessed: Real = _share("recipients that are made-up addresses in the domain (dictionary attacks)")
     recipients: NumberDist = Field(
         default_factory=lambda: {"dist": "constant", "value": 1},
         validate_default=True,
@@ -427,14 +476,17 @@ class MailClass(Strict):
         validate_default=True,
         description="PureMessage spam probability in percent (clipped to 0..100)",
     )
-    virus: float = _share("messages carrying a virus (stage 4)")
+    virus: Real = _share("messages carrying a virus (stage 4)")
     attachments: Attachments = Field(default_factory=Attachments)
 
     @field_validator("diurnal")
     @classmethod
     def _positive_mean(cls, v: list[float]) -> list[float]:
-        if any(x < 0 for x in v) or sum(v) <= 0:
-            raise ValueError("hourly factors must be >= 0 with a positive sum")
+        negative = [i for i, x in enumerate(v) if x < 0]
+        if negative:
+            raise FieldError(negative[0], "hourly factors must be >= 0")
+        if sum(v) <= 0:
+            raise ValueError("hourly factors must have a positive sum")
         return v
 
 
@@ -442,7 +494,7 @@ class Inbound(Strict):
     """Mail offered to the platform from the Internet (PLATFORM.md §4), through the load balancer."""
 
     volume: Rate = Field(gt=0, description="mean messages offered per day (on a weekday factor of 1)")
-    weekday: dict[str, float] = Field(
+    weekday: dict[str, Real] = Field(
         default_factory=lambda: dict.fromkeys(WEEKDAYS, 1.0),
         description="factor per day of the week (mon..sun)",
     )
@@ -460,8 +512,9 @@ class Inbound(Strict):
         unknown = sorted(set(v) - set(WEEKDAYS))
         if unknown:
             raise ValueError(f"unknown day {unknown[0]!r} (expected {', '.join(WEEKDAYS)})")
-        if any(x < 0 for x in v.values()):
-            raise ValueError("weekday factors must be >= 0")
+        negative = [d for d, x in v.items() if x < 0]
+        if negative:
+            raise FieldError(negative[0], "weekday factors must be >= 0")
         return {d: v.get(d, 1.0) for d in WEEKDAYS}
 
     @field_validator("classes")
@@ -504,7 +557,7 @@ class Outage(Strict):
         if (self.duration is None) == (self.until is None):
             raise ValueError("give exactly one of 'duration' or 'until'")
         if self.until is not None and self.until <= self.at:
-            raise ValueError("'until' must come after 'at'")
+            raise FieldError("until", "'until' must come after 'at'")
         return self
 
     @property
@@ -523,6 +576,16 @@ class RandomFailures(Strict):
     stop: Duration | None = Field(None, gt=0, description="no new failures after this time; default: never")
     cause: str = "random failure"
 
+    @field_validator("mtbf", "mttr")
+    @classmethod
+    def _never_zero(cls, v):
+        if v.can_be_zero():
+            raise ValueError(
+                "can be 0: failures and repairs would follow each other at one instant forever; "
+                "give a distribution of times > 0"
+            )
+        return v
+
 
 Fault = Annotated[Outage | RandomFailures, Field(discriminator="kind")]
 
@@ -536,7 +599,7 @@ class Exim(Strict):
         description="the retry line for deliveries from the spool (Exim syntax)",
     )
     queue_interval: Duration = Field(1800.0, gt=0, description="a queue runner starts this often (-q30m)")
-    queue_run_max: int = Field(5, ge=1, description="queue runners at once per frontend")
+    queue_run_max: Count = Field(5, ge=1, le=10_000, description="queue runners at once per frontend")
     retry_interval_max: Duration = Field(86400.0, gt=0)
     retry_data_expire: Duration = Field(7 * 86400.0, gt=0)
     delay_after_cutoff: bool = True
@@ -555,14 +618,18 @@ class Exim(Strict):
 class SpamPolicy(Strict):
     """What the frontends do with PureMessage's spam probability (seed §3.1 steps 7-8)."""
 
-    quarantine_at: int = Field(50, ge=0, le=101, description="quarantine (if the recipient enabled it) from")
-    tag_sure: int = Field(70, ge=0, le=101, description="subject tag {SPAM!} from this probability (percent)")
-    tag_maybe: int = Field(50, ge=0, le=101, description="subject tag {SPAM?} from this, below tag_sure")
+    quarantine_at: Count = Field(
+        50, ge=0, le=101, description="quarantine (if the recipient enabled it) from"
+    )
+    tag_sure: Count = Field(
+        70, ge=0, le=101, description="subject tag {SPAM!} from this probability (percent)"
+    )
+    tag_maybe: Count = Field(50, ge=0, le=101, description="subject tag {SPAM?} from this, below tag_sure")
 
     @model_validator(mode="after")
     def _ordered(self):
         if self.tag_maybe > self.tag_sure:
-            raise ValueError("tag_maybe must not be above tag_sure")
+            raise FieldError("tag_maybe", "tag_maybe must not be above tag_sure")
         return self
 
 
@@ -576,12 +643,12 @@ class Quality(Strict):
     """Service-quality targets in the style of SPECmail2001's QoS requirements (PLATFORM.md §4)."""
 
     reply_within: Duration = Field(5.0, gt=0, description="an SMTP reply should come within this")
-    reply_share: float = Field(0.95, ge=0, le=1, description="... for at least this share of replies")
+    reply_share: Real = Field(0.95, ge=0, le=1, description="... for at least this share of replies")
     delivery_within: Duration = Field(
         60.0, gt=0, description="a message should be in the mailbox within this"
     )
-    delivery_share: float = Field(0.95, ge=0, le=1)
-    error_rate_max: float = Field(0.01, ge=0, le=1, description="temporary errors per SMTP transaction")
+    delivery_share: Real = Field(0.95, ge=0, le=1)
+    error_rate_max: Real = Field(0.01, ge=0, le=1, description="temporary errors per SMTP transaction")
 
 
 class Outputs(Strict):

@@ -39,14 +39,14 @@ COLUMNS = {
     "parent_id": np.int32,  # -1: an original message; later: bounces, redirects, list copies
     "traffic_class": np.uint16,
     "origin": np.uint16,  # the source (or, later, component) that offered it
-    "size": np.int32,  # bytes
+    "size": np.int64,  # bytes (a message of 2 GiB and more fits)
     "t_offered": np.float64,  # seconds since clock.start
     "t_accepted": np.float64,  # NaN: never accepted
     "t_final": np.float64,  # NaN: still pending
     "state": np.uint8,  # index into STATES
     "stage": np.uint16,  # where it ended, or where it waits
     "node": np.uint16,  # node it ended at or waits at
-    "attempts": np.uint16,  # delivery attempts
+    "attempts": np.uint32,  # delivery attempts (a retry a second for 10 years fits)
     "mailbox": np.int32,  # the recipient's mailbox (index into the population); -1: none or made up
     "spam_score": np.int8,  # PureMessage probability in percent; -1: not scanned
 }
@@ -63,7 +63,7 @@ FILL = {
 }
 
 SHIFT = 16
-CHUNK = 1 << SHIFT  # rows per chunk: 65,536 rows, 3.4 MB
+CHUNK = 1 << SHIFT  # rows per chunk: 65,536 rows, 3.8 MB
 MASK = CHUNK - 1
 
 
