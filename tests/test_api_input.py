@@ -22,7 +22,7 @@ def test_a_binary_file_is_a_scenario_error(tmp_path):
 def test_overrides_given_as_one_string_are_one_override():
     sc = twin.load_scenario(BASELINE, "clock.horizon=2h")
     assert sc.clock.horizon == 7200
-    with pytest.raises(twin.ScenarioError, match="expected a list of 'dotted.path=value' strings"):
+    with pytest.raises(twin.ScenarioError, match=r"expected a list of 'dotted\.path=value' strings"):
         twin.load_scenario(BASELINE, {"clock.horizon": "1h"})
 
 
@@ -33,7 +33,7 @@ def test_a_seed_must_be_a_whole_number(seed):
 
 
 def test_a_dict_is_not_a_scenario():
-    with pytest.raises(twin.ScenarioError, match="expected a Scenario .* got dict"):
+    with pytest.raises(twin.ScenarioError, match=r"expected a Scenario .* got dict"):
         twin.simulate(SMALL)
 
 
@@ -46,7 +46,7 @@ def test_a_scenario_changed_after_validation_is_checked_again():
 
 def test_infinity_from_python_is_refused_too():
     data = {**SMALL, "clock": {**SMALL["clock"], "horizon": math.inf}}
-    with pytest.raises(twin.ScenarioError, match="clock.horizon: must be a finite number"):
+    with pytest.raises(twin.ScenarioError, match=r"clock\.horizon: must be a finite number"):
         twin.scenario_from_dict(data)
 
 
