@@ -114,8 +114,10 @@ def test_run_json_flag_prints_the_kpis(tmp_path, capsys):
 
 
 def test_negative_seed_is_bad_input(tmp_path, capsys):
-    assert main(["run", str(BASELINE), "--out", str(tmp_path / "o"), "--seed", "-1", *SHORT]) == 2
-    assert "--seed must be >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(BASELINE), "--out", str(tmp_path / "o"), "--seed", "-1", *SHORT])
+    assert exc.value.code == 2
+    assert "argument --seed: must be a whole number from 0 to 2**63-1 (got '-1')" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

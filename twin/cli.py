@@ -1,4 +1,6 @@
-"""The ``mailtwin`` command. Exit codes: 0 success, 1 an expectation failed, 2 bad input."""
+"""The ``mailtwin`` command. Exit codes: 0 success, 1 an expectation failed (conservation violated), 2 bad
+input, 3 an internal error (a bug: ``--debug`` shows the traceback), 130/143 interrupted (SIGINT/SIGTERM).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,24 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_EXPECTATION, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_EXPECTATION, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+SEED_MAX = 2**63 - 1
+MAX_QUEUE_RUNS = 1_000_000  # retry-schedule: queue runs it steps through before giving up
+
+
+class Interrupted(BaseException):
+    """SIGTERM, handled like SIGINT (KeyboardInterrupt)."""
+
+
+def seed(text: str) -> int:
+    """A ``--seed``: a whole number from 0 to 2**63-1."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**63-1 (got {text!r})")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,12 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="mailtwin",
         description="Discrete-event digital twin of the university mail platform (seed: IMT, 2010).",
-        epilog="Exit codes: 0 success, 1 an expectation failed, 2 bad input. Docs: README.md and docs/.",
+        epilog="Exit codes: 0 success, 1 an expectation failed (conservation violated), 2 bad input, 3 an "
+        "internal error (--debug shows its traceback). Docs: README.md and docs/.",
     )
+    p.add_argument("--debug", action="store_true", help="on an internal error, print its traceback")
     from twin import __version__
 
     p.add_argument("--version", action="version", version=f"mailtwin {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    def force(sp):
+        sp.add_argument(
+            "--force",
+            action="store_true",
+            help="run (or accept) a scenario whose expected peak memory exceeds what this machine has",
+        )
 
     def overrides(sp):
         sp.add_argument(
@@ -47,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("scenario", help="scenario YAML file")
     r.add_argument("--out", help="output folder (default: reports/<scenario file name>)")
-    r.add_argument("--seed", type=int, default=0, help="root random seed (default 0)")
+    r.add_argument("--seed", type=seed, default=0, help="root random seed, 0 to 2**63-1 (default 0)")
     overrides(r)
+    force(r)
     r.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     r.add_argument("--json", action="store_true", help="print the KPIs as JSON instead of the summary table")
 
@@ -57,10 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="check scenario files without running them",
         description="Check each FILE; print one line per problem as FILE:LINE: field: what.",
     )
-    v.add_argument("files", nargs="+", metavar="FILE")
+    v.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files; each is reported")
     overrides(v)
+    force(v)
 
-    s = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
+    s = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files (for editors)",
+        description="Print the JSON Schema of scenario files, for editors that complete and check YAML.",
+    )
     s.add_argument("--out", help="write to this file instead of standard output")
 
     q = sub.add_parser(
@@ -86,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--retry-interval-max", default="24h", help="Exim retry_interval_max (default 24h)")
     q.add_argument("--retry-data-expire", default="7d", help="Exim retry_data_expire (default 7d)")
-    q.add_argument("--seed", type=int, default=0, help="seed for the random part of H rules (default 0)")
+    q.add_argument("--seed", type=seed, default=0, help="seed for the random part of H rules (default 0)")
     q.add_argument("--json", action="store_true", help="machine-readable output")
 
     t = sub.add_parser(
@@ -95,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the nodes and edges of SCENARIO's topology and what each dependency does when "
         "it cannot be reached (marked where the model does not simulate it yet); --png draws it in layers.",
     )
-    t.add_argument("scenario")
+    t.add_argument("scenario", help="scenario YAML file")
     t.add_argument("--png", metavar="FILE", help="draw the graph into this PNG file")
     t.add_argument("--json", action="store_true", help="print nodes and edges as JSON")
     overrides(t)
@@ -104,52 +138,110 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import signal
+
+    from twin.io import OutputError
     from twin.scenario import ScenarioError
 
+    def terminate(signum, frame):
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         return COMMANDS[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OutputError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:
         # The reader went away (`mailtwin ... | head`): not an error of ours.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return EXIT_OK
-    except KeyboardInterrupt:
-        print("mailtwin: interrupted; nothing was written for the unfinished run", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Interrupted) as exc:
+        what = "SIGTERM" if isinstance(exc, Interrupted) else "interrupted"
+        out = getattr(args, "out_folder", None)
+        kept = f"; {out} was left as it was" if out is not None else ""
+        print(f"mailtwin: {what}{kept}", file=sys.stderr)
+        return 143 if isinstance(exc, Interrupted) else 130
+    except MemoryError:
+        print("mailtwin: out of memory (see docs/performance.md, 'Memory estimate')", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        else:
+            where = _where(exc)
+            print(
+                f"mailtwin: internal error: {type(exc).__name__}: {_first_line(exc)}{where} -- a bug; "
+                "rerun with --debug for the traceback and report it",
+                file=sys.stderr,
+            )
+        return EXIT_INTERNAL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
+def _where(exc: BaseException) -> str:
+    """`` at FILE:LINE`` of the innermost frame in mailtwin's own code."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}twin{os.sep}" in f.filename]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" at twin{f.filename.rsplit(f'{os.sep}twin', 1)[1]}:{f.lineno}"
 
 
 def cmd_run(args) -> int:
     import twin
+    from twin.io import ResultsFolder
+    from twin.scenario.footprint import check_footprint
 
     sc = twin.load_scenario(args.scenario, args.overrides)
-    if args.seed < 0:
-        print(f"mailtwin: --seed must be >= 0 (got {args.seed})", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    out = Path(args.out) if args.out else Path("reports") / Path(args.scenario).stem
-    show = sys.stderr.isatty() and not args.no_progress
-    bar = ProgressBar() if show else None
-    res = twin.simulate(sc, seed=args.seed, progress=bar)
-    if bar:
-        bar.close()
-    res.save(out, source=args.scenario)
+    if not args.force:
+        check_footprint(sc, args.scenario)
+    out = args.out if args.out is not None else Path("reports") / Path(args.scenario).stem
+    # The results folder is checked and locked before the run: a bad --out costs no simulation.
+    with ResultsFolder(out) as folder:
+        out = folder.out
+        args.out_folder = out
+        show = sys.stderr.isatty() and not args.no_progress
+        bar = ProgressBar() if show else None
+        res = twin.simulate(sc, seed=args.seed, progress=bar, force=True)
+        if bar:
+            bar.close()
+        if show:
+            sys.stderr.write(f"writing {out}/ ...\n")
+        res.write(folder.staging, source=args.scenario)
+        folder.commit()
     if args.json:
         print(json.dumps(res.kpis, indent=2))
     else:
         print(summary(res, out))
-    return EXIT_OK
+    return EXIT_OK if res.kpis["conservation_ok"] else EXIT_EXPECTATION
 
 
 def cmd_validate(args) -> int:
+    """Check every file (one bad file does not stop the others); the same checks as ``run``."""
     from twin.scenario import ScenarioError, load_scenario
+    from twin.scenario.footprint import check_footprint
     from twin.scenario.schema import instances
 
     status = EXIT_OK
     for f in args.files:
         try:
             sc = load_scenario(f, args.overrides)
+            fp = check_footprint(sc, f, available=float("inf") if args.force else None)
         except ScenarioError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
@@ -159,17 +251,19 @@ def cmd_validate(args) -> int:
             f"{f}: ok ({sc.meta.name}: {len(instances(sc.platform))} platform nodes, "
             f"{len(sc.platform.stations)} stations, {len(sc.workload.sources)} sources, "
             + (f"inbound {sc.workload.inbound.volume * 86400:,.0f}/day, " if sc.workload.inbound else "")
-            + f"horizon {_span(sc.clock.horizon)})"
+            + f"horizon {_span(sc.clock.horizon)}, expected peak memory {fp.peak_bytes / 1e6:,.0f} MB)"
         )
     return status
 
 
 def cmd_schema(args) -> int:
-    from twin.io import write_text
+    from twin.io import check_output_file, write_text
     from twin.scenario.schema import Scenario
 
+    if args.out is not None:
+        check_output_file("--out", args.out)
     text = json.dumps(Scenario.model_json_schema(by_alias=True), indent=2) + "\n"
-    if args.out:
+    if args.out is not None:
         write_text(args.out, text)
     else:
         sys.stdout.write(text)
@@ -177,9 +271,12 @@ def cmd_schema(args) -> int:
 
 
 def cmd_topology(args) -> int:
+    from twin.io import check_output_file
     from twin.scenario import load_scenario
     from twin.topology import build_topology, dependencies, draw_topology
 
+    if args.png is not None:
+        check_output_file("--png", args.png)
     sc = load_scenario(args.scenario, args.overrides)
     g = build_topology(sc)
     if args.png:
@@ -223,25 +320,51 @@ def cmd_topology(args) -> int:
 
 
 def cmd_retry_schedule(args) -> int:
+    import math
+
     from twin.exim.queue import parse_delay_warning, retry_schedule
     from twin.exim.retry import RetryConfigError, parse_retry_line
     from twin.sim.streams import Streams
     from twin.units import UnitError, format_duration, parse_duration
 
+    def fail(message: str) -> int:
+        print(f"mailtwin retry-schedule: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
     try:
         line = parse_retry_line(args.rules)
-        durations = {
-            name: parse_duration(getattr(args, name))
-            for name in ("queue_interval", "horizon", "retry_interval_max", "retry_data_expire")
-        }
-        since = parse_duration(args.host_failing_since) if args.host_failing_since is not None else None
+    except RetryConfigError as exc:
+        return fail(str(exc))
+    durations: dict[str, float] = {}
+    for name in (
+        "queue_interval",
+        "horizon",
+        "retry_interval_max",
+        "retry_data_expire",
+        "host_failing_since",
+    ):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        option = "--" + name.replace("_", "-")
+        try:
+            durations[name] = parse_duration(value)
+        except UnitError as exc:
+            return fail(f"{option}: {exc}")
+        if durations[name] < 0 or (durations[name] == 0 and name != "host_failing_since"):
+            return fail(f"{option}: must be positive (got {value!r})")
+    try:
         warnings = parse_delay_warning(args.delay_warning)
-    except (RetryConfigError, UnitError) as exc:
-        print(f"mailtwin retry-schedule: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if durations["queue_interval"] <= 0:
-        print("mailtwin retry-schedule: --queue-interval must be positive", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except RetryConfigError as exc:
+        return fail(f"--delay-warning {args.delay_warning}: {exc}")
+    runs = durations["horizon"] / durations["queue_interval"]
+    if runs > MAX_QUEUE_RUNS:
+        return fail(
+            f"--queue-interval {args.queue_interval}: {runs:,.0f} queue runs before the horizon "
+            f"({format_duration(durations['horizon'])}); at most {MAX_QUEUE_RUNS:,}: give at least "
+            f"{format_duration(math.ceil(durations['horizon'] / MAX_QUEUE_RUNS))}"
+        )
+    since = durations.get("host_failing_since")
     sched = retry_schedule(
         line,
         durations["queue_interval"],

@@ -13,7 +13,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from twin.io import atomic_path, write_text
+from twin.io import ResultsFolder, atomic_path, write_text
 from twin.parquet import read_ledger
 from twin.scenario import Scenario, dump_resolved
 from twin.sim.ledger import ROW_BYTES
@@ -47,9 +47,16 @@ class Results:
         return pd.DataFrame(self.kpis["incidents"], columns=cols)
 
     def save(self, out_dir: str | Path, source: str = "") -> list[Path]:
-        """Write the run's files into ``out_dir``; each file is replaced atomically."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        """Write the run's files into ``out_dir``, whole or not at all: into a fresh folder beside it that
+        then takes its place (``twin.io.ResultsFolder``), so no file of an earlier run survives there."""
+        with ResultsFolder(out_dir) as folder:
+            staging = folder.staging
+            staged = self.write(staging, source)
+            folder.commit()
+        return [folder.out / p.relative_to(staging) for p in staged]
+
+    def write(self, out: Path, source: str = "") -> list[Path]:
+        """Write the run's files into the folder ``out`` (which exists)."""
         written: list[Path] = []
 
         def text(name: str, content: str) -> None:
