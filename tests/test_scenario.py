@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -62,7 +63,7 @@ def test_defaults_are_filled_and_the_resolved_dump_loads_back_identically():
 
 def test_naive_start_takes_the_scenario_time_zone():
     sc = scenario_from_dict(network({"s": station()}, []))
-    assert sc.clock.start.utcoffset().total_seconds() == 2 * 3600  # CEST on 2010-05-03
+    assert sc.clock.t0.utcoffset().total_seconds() == 2 * 3600  # CEST on 2010-05-03
 
 
 def test_set_overrides_any_field_including_dotted_model_names():
@@ -188,3 +189,24 @@ def test_exim_and_sender_settings_are_checked_with_exims_own_syntax():
         "<dict>: policies.exim.delay_warning: "
         "delay_warning times must be positive and increase (got '8h:4h')",
     ]
+
+
+def test_a_resolved_scenario_replays_the_same_run_across_a_dst_change():
+    # 2010-10-31 03:00 CEST became 02:00 CET: the diurnal curve must follow local time in clock.timezone
+    from twin.sim.ledger import fingerprint
+
+    sets = ["clock.start=2010-10-30 00:00", "clock.horizon=2d", "clock.drain=0s"]
+    sets += ["workload.inbound.volume=50k/day", "outputs.report=false"]
+    sc = twin.load_scenario(BASELINE, sets)
+    text = dump_resolved(sc)
+    assert "start: '2010-10-30T00:00:00'" in text  # as the scenario gave it: naive, in clock.timezone
+    again = parse_scenario(text, "scenario.resolved.yaml")
+    a, b = twin.simulate(sc, seed=2), twin.simulate(again, seed=2)
+    assert fingerprint(a.ledger) == fingerprint(b.ledger)
+    assert str(b.timeseries["time"].dt.tz) == "Europe/Berlin"
+    # the first local hour after the change is 02:00 CET = 01:00 UTC on 2010-10-31
+    from twin.workload.inbound import InboundSource
+
+    src = InboundSource.__new__(InboundSource)
+    src.zone, src._start_utc = sc.clock.zone, sc.clock.t0.astimezone(dt.UTC)
+    assert src.local_slot(86400 + 3 * 3600) == (6, 2)  # 27 h after Sat 00:00 CEST: Sun 02:00 CET

@@ -45,7 +45,7 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None, force: bool = Fal
         check_footprint(scenario, f"scenario {scenario.meta.name!r}")
     model = Model(scenario, seed=seed)
     model.run(progress=progress)
-    timeseries = model.probe.frame(scenario.clock.start)
+    timeseries = model.probe.frame(scenario.clock.t0, scenario.clock.timezone)
     workdir = Path(tempfile.mkdtemp(prefix="mailtwin-run-"))
     try:
         tally = LedgerTally(model.ledger, scenario.clock.warmup, scenario.outputs.quality.delivery_within)

@@ -127,10 +127,10 @@ def write_report(res, out: Path) -> list[Path]:
             plots.latency_cdf(by_class, plot_dir / "latency.png", sc.outputs.quality.delivery_within)
         )
     if len(res.timeseries):
-        horizon_end = pd.Timestamp(sc.clock.start) + pd.Timedelta(seconds=sc.clock.horizon)
+        horizon_end = pd.Timestamp(sc.clock.t0) + pd.Timedelta(seconds=sc.clock.horizon)
         if sc.clock.drain == 0:
             horizon_end = None  # the plot ends there anyway
-        start = pd.Timestamp(sc.clock.start)
+        start = pd.Timestamp(sc.clock.t0)
         spans: dict[str, list] = {}
         for inc in k["incidents"]:
             end = inc["end_s"] if inc["end_s"] is not None else sc.end
@@ -181,7 +181,7 @@ def write_report(res, out: Path) -> list[Path]:
         f"<title>mailtwin: {html.escape(sc.meta.name)}</title><style>{CSS}</style></head><body>",
         f"<h1>{html.escape(sc.meta.name)}</h1>",
         f"<p class='sub'>{html.escape(sc.meta.description)}</p>",
-        f"<p>Start {sc.clock.start.isoformat()} ({html.escape(tz)}), horizon {sc.clock.horizon / 86400:g} d, "
+        f"<p>Start {sc.clock.t0.isoformat()} ({html.escape(tz)}), horizon {sc.clock.horizon / 86400:g} d, "
         f"drain {sc.clock.drain / 3600:g} h, seed {res.seed}. {run['events_processed']:,} events in "
         f"{run['wall_seconds']:.1f} s wall. mailtwin {html.escape(run['mailtwin_version'])}.</p>",
         "<h2>Recipients by final state</h2>",

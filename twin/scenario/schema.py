@@ -102,10 +102,19 @@ class Clock(Strict):
             raise ValueError(f"must be at most {MAX_SPAN / 86400:g}d")
         return v
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The time zone of local-time profiles (diurnal curves, weekdays) and of the time series."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def t0(self) -> dt.datetime:
+        """Simulation time 0 as an instant: a naive ``start`` is local time in ``timezone``. ``start``
+        itself stays as the scenario gave it, so a resolved scenario replays the same run."""
+        return self.start if self.start.tzinfo is not None else self.start.replace(tzinfo=self.zone)
+
     @model_validator(mode="after")
-    def _aware_start(self):
-        if self.start.tzinfo is None:
-            self.start = self.start.replace(tzinfo=ZoneInfo(self.timezone))
+    def _warmup_before_horizon(self):
         if self.warmup >= self.horizon:
             raise FieldError("warmup", "warmup must be shorter than the horizon")
         return self

@@ -63,7 +63,7 @@ class Probe:
         if self.t[self.n - 1] < end:
             self.sample(end)
 
-    def frame(self, start) -> pd.DataFrame:
+    def frame(self, start, timezone: str) -> pd.DataFrame:
         """Long format: one row per (sample time, component)."""
         n, k = self.n, len(self.components)
         columns = [
@@ -92,7 +92,7 @@ class Probe:
         tt = np.repeat(t[1:], k)
         out = {
             "t": tt,
-            "time": pd.Timestamp(start) + pd.to_timedelta(tt, unit="s"),
+            "time": (pd.Timestamp(start) + pd.to_timedelta(tt, unit="s")).tz_convert(timezone),
             "component": pd.Categorical(np.tile(names, n - 1), categories=names),
             "kind": pd.Categorical(np.tile(kinds, n - 1), categories=list(dict.fromkeys(kinds))),
             "servers": np.tile(servers, n - 1).astype(np.int32),

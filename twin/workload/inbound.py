@@ -92,8 +92,8 @@ class InboundSource:
         self.classes = [MailClassDraws(ctx.streams, name, c, spec.volume) for name, c in spec.classes.items()]
         self.weekday = np.array([spec.weekday[d] for d in WEEKDAYS])
         clock = ctx.scenario.clock
-        self.start_local = clock.start
-        self._start_utc = clock.start.astimezone(dt.UTC)
+        self.zone = clock.zone
+        self._start_utc = clock.t0.astimezone(dt.UTC)
         self.start = spec.start
         self.stop = min(spec.stop if spec.stop is not None else math.inf, clock.horizon)
         self.offered_messages = 0
@@ -114,7 +114,7 @@ class InboundSource:
 
     def local_slot(self, t: float) -> tuple[int, int]:
         """(weekday 0=Mon, hour) of simulated time ``t`` in the scenario's time zone."""
-        when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.start_local.tzinfo)
+        when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.zone)
         return when.weekday(), when.hour
 
     def begin(self) -> None:
