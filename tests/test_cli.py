@@ -39,7 +39,7 @@ def test_run_writes_the_contracted_files(run_dir):
         "funnel.png",
         "latency.png",
         "utilisation.png",
-        "queues.png",
+        "headroom.png",
         "spool.png",
     }
     assert not [p for p in run_dir.rglob(".*.tmp")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -137,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     import signal
 
     from twin.io import OutputError
@@ -220,6 +223,9 @@ def cmd_run(args) -> int:
         res = twin.simulate(sc, seed=args.seed, progress=bar, force=True)
         if bar:
             bar.close()
+        res.run["source"] = str(args.scenario)
+        res.run["overrides"] = list(args.overrides)
+        res.run["command"] = shlex.join(["mailtwin", *args.argv])
         if show:
             sys.stderr.write(f"writing {out}/ ...\n")
         res.write(folder.staging, source=args.scenario)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import shutil
@@ -88,13 +89,27 @@ class Results:
         return written
 
 
-def run_info(model, version: str) -> dict:
-    import numpy
-    import simpy
+PACKAGES = ("simpy", "numpy", "pandas", "pyarrow", "networkx", "pydantic", "scipy", "matplotlib", "jinja2")
 
+
+def run_info(model, version: str) -> dict:
+    """run.json: what ran, how long, and what a reader needs to run it again and get the same ledger (the
+    command line's --set list and source file are added by the CLI)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = package_version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    resolved = dump_resolved(model.scenario)
     return {
         "mailtwin_version": version,
+        "commit": _commit(),
         "scenario": model.scenario.meta.name,
+        "scenario_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
         "seed": model.seed,
         "simulated_seconds": model.end,
         "wall_seconds": round(model.wall_seconds, 4),
@@ -103,7 +118,28 @@ def run_info(model, version: str) -> dict:
         "ledger_rows": model.ledger.n,
         "ledger_bytes": model.ledger.n * ROW_BYTES,
         "python": sys.version.split()[0],
-        "simpy": simpy.__version__,
-        "numpy": numpy.__version__,
+        "packages": packages,
         "platform": platform.platform(),
     }
+
+
+def _commit() -> str | None:
+    """The git commit of the code that ran (with ``+dirty`` if it had changes), if it runs from a checkout."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", str(here)],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")

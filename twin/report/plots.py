@@ -105,19 +105,36 @@ def utilisation(
     return _save(fig, path)
 
 
-def queues(ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=None) -> Path:
-    """Messages waiting per component class (sum over instances) at each sample."""
-    return _waiting(
-        ts,
-        path,
-        tz,
-        "queue",
-        "kind",
-        "messages waiting",
-        "Queue length per component class",
-        horizon_end,
-        incidents,
-    )
+def headroom(components: dict[str, dict], path: Path) -> Path:
+    """Per component class: mean and peak utilisation against capacity (100 %), with how many times the
+    load could grow before the busiest instance of the class saturates at its peak."""
+    by_class: dict[str, list[dict]] = {}
+    for c in components.values():
+        if c["utilisation"] is not None:
+            by_class.setdefault(c["kind"], []).append(c)
+    rows = []
+    for kind, members in by_class.items():
+        mean = sum(c["utilisation"] for c in members) / len(members)
+        peak = max((c["utilisation_peak"] or 0.0) for c in members)
+        rows.append((kind, mean, peak))
+    rows.sort(key=lambda r: r[2])  # the tightest class on top
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.4))
+    y = range(len(rows))
+    ax.barh(y, [r[2] * 100 for r in rows], color="#90caf9", label="peak (busiest sample interval)")
+    ax.barh(y, [r[1] * 100 for r in rows], color="#1565c0", height=0.45, label="mean over the run")
+    ax.axvline(100, color="#c62828", lw=1.2)
+    ax.text(100, -0.5, " capacity", color="#c62828", va="bottom", fontsize=8)
+    for i, (_, _, peak) in enumerate(rows):
+        label = f"x{1 / peak:,.1f} to saturation" if peak > 0 else "idle"
+        ax.text(min(peak * 100, 100) + 1.5, i, label, va="center", fontsize=8)
+    ax.set_yticks(list(y), [r[0] for r in rows])
+    ax.set_xlim(0, 125)
+    ax.set_xlabel("utilisation % of the class's busiest instance (peak) and of the class (mean)")
+    ax.set_title("Headroom per component class: how far the load can grow before the peak saturates")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def spool(ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=None) -> Path:

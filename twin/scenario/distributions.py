@@ -195,5 +195,3 @@ NumberDist = Annotated[
     ConstantNumber | ExponentialNumber | LognormalNumber | EmpiricalNumber | ZipfNumber,  # noqa: F821
     Field(discriminator="dist"),
 ]
-
-DIST_KINDS = ("constant", "empirical", "exponential", "lognormal", "zipf")

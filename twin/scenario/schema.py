@@ -308,7 +308,12 @@ def _check_probabilities(v: dict[str, float]) -> dict[str, float]:
 
 class Network(Strict):
     # Zero unless the scenario says otherwise: a platform number belongs in the scenario file.
-    lan_latency: Duration = Field(0.0, ge=0, description="one-way latency between machines in the centre")
+    lan_latency: Duration = Field(
+        0.0,
+        ge=0,
+        description="one-way latency between machines in the centre; inert so far: hops inside the centre "
+        "take no time (docs/scenarios.md)",
+    )
     internet_latency: Duration = Field(0.0, ge=0, description="one-way latency to remote mail servers")
 
 
