@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run SCENARIO and write kpis.json, ledger.parquet, timeseries.parquet, "
         "scenario.resolved.yaml, run.json, report.html and plots/ into --out.",
     )
-    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
     r.add_argument("--out", help="output folder (default: reports/<scenario file name>)")
     r.add_argument("--seed", type=seed, default=0, help="root random seed, 0 to 2**63-1 (default 0)")
     overrides(r)
@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check scenario files without running them",
         description="Check each FILE; print one line per problem as FILE:LINE: field: what.",
     )
-    v.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files; each is reported")
+    v.add_argument(
+        "files", nargs="+", metavar="FILE", help="scenario YAML files (or shipped names); each is reported"
+    )
     overrides(v)
     force(v)
 
@@ -130,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the nodes and edges of SCENARIO's topology and what each dependency does when "
         "it cannot be reached (marked where the model does not simulate it yet); --png draws it in layers.",
     )
-    t.add_argument("scenario", help="scenario YAML file")
+    t.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
     t.add_argument("--png", metavar="FILE", help="draw the graph into this PNG file")
     t.add_argument("--json", action="store_true", help="print nodes and edges as JSON")
     overrides(t)

@@ -51,6 +51,24 @@ _SIZE_RE = re.compile(rf"^{_NUMBER}\s*(?P<unit>[A-Za-z]*)$")
 _RATE_RE = re.compile(rf"^{_NUMBER}\s*(?P<suffix>[kM]?)\s*/\s*(?P<per>[a-z]+)$")
 
 
+def _alternatives(names) -> str:
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
+# The same grammar as JSON Schema patterns (ECMA-262 regexes: no named groups, no flags), for editors.
+_NUM = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
+_UNIT = f"({_alternatives(DURATION_UNITS)})"
+DURATION_PATTERN = rf"^\s*({_NUM}\s*{_UNIT}?|\+?((\d+(\.\d*)?|\.\d+)\s*{_UNIT}\s*){{2,}})\s*$"
+SIZE_PATTERN = (
+    rf"^\s*{_NUM}\s*("
+    + "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" for c in u) for u in sorted(SIZE_UNITS, key=len, reverse=True)
+    )
+    + r")?\s*$"
+)
+RATE_PATTERN = rf"^\s*{_NUM}\s*[kM]?\s*/\s*({_alternatives(RATE_PERIODS)})\s*$"
+
+
 class UnitError(ValueError):
     """A quantity string that does not parse; the message says what was expected."""
 

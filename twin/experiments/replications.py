@@ -1,23 +1,30 @@
-"""Independent replications of one scenario (seeds 1..n), run in worker processes.
+"""Independent replications of one scenario (seeds 1..n), each in its own worker process.
 
 Each replication returns its KPIs; a replication that fails returns ``{"error": "..."}`` instead, and the
 others go on (DESIGN.md principle 7).
+
+A worker is a fresh ``python -m twin.experiments.worker`` that gets (scenario, seed) pickled on its
+standard input and writes its result the same way; threads of this process only wait for them. Unlike a
+multiprocessing pool, nothing imports the caller's ``__main__`` again, so ``replicate`` works from a plain
+script without an ``if __name__ == "__main__":`` guard, and no half-copied threads come along as with fork.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
+import pickle
+import subprocess
+import sys
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 from twin.scenario.schema import Scenario
 
 
-def _one(args: tuple[Scenario, int]) -> dict:
+def run_one(scenario: Scenario, seed: int) -> dict:
+    """One replication in this process: its KPIs and run facts, or its error."""
     import twin
 
-    scenario, seed = args
     try:
         res = twin.simulate(scenario, seed=seed)
     except Exception as exc:  # captured into this run's result, by design
@@ -25,12 +32,24 @@ def _one(args: tuple[Scenario, int]) -> dict:
     return {**res.kpis, "run": res.run}
 
 
+def _in_worker(scenario: Scenario, seed: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "twin.experiments.worker"],
+        input=pickle.dumps((scenario, seed)),
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        return {"seed": seed, "error": f"worker exited with {done.returncode}: {tail[0]}"}
+    return pickle.loads(done.stdout)
+
+
 def replicate(scenario: Scenario, seeds: list[int] | range, workers: int | None = None) -> list[dict]:
     """KPIs of one run per seed, in seed order. ``workers`` defaults to the number of CPU cores."""
     seeds = list(seeds)
     workers = min(workers or os.cpu_count() or 1, len(seeds))
     if workers <= 1:
-        return [_one((scenario, s)) for s in seeds]
-    # spawn, not fork: the parent may hold threads (pyarrow, BLAS) that fork would copy half-way.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        return list(pool.map(_one, [(scenario, s) for s in seeds]))
+        return [run_one(scenario, s) for s in seeds]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda s: _in_worker(scenario, s), seeds))

@@ -172,8 +172,27 @@ def shipped_catalogue() -> dict[str, Any]:
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read, override, validate. Raises ScenarioError listing every problem found."""
-    return parse_scenario(read_scenario_text(path), str(path), overrides)
+    """Read, override, validate. Raises ScenarioError listing every problem found. ``path`` may also name
+    a scenario shipped with mailtwin (``baseline``), as long as no file of that name is here."""
+    return parse_scenario(read_scenario_text(locate(path)), str(path), overrides)
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """The scenarios that come with mailtwin (the repository's scenarios/ folder), by name."""
+    folder = resources.files("twin").joinpath("scenarios")
+    return {
+        p.name.removesuffix(".yaml"): Path(str(p))
+        for p in sorted(folder.iterdir(), key=lambda p: p.name)
+        if p.name.endswith(".yaml")
+    }
+
+
+def locate(path: str | Path) -> Path:
+    """``path`` if it exists; else the shipped scenario it names (``baseline``, ``baseline.yaml``)."""
+    p = Path(path)
+    if p.exists() or len(p.parts) != 1:
+        return p
+    return shipped_scenarios().get(p.name.removesuffix(".yaml"), p)
 
 
 def read_scenario_text(path: str | Path) -> str:
@@ -195,7 +214,9 @@ def read_scenario_text(path: str | Path) -> str:
         with open(path, "rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise fail(f"cannot read file: {exc.strerror or exc}") from None
+        shipped = ", ".join(shipped_scenarios()) if len(Path(path).parts) == 1 else ""
+        also = f" (nor is it a shipped scenario: {shipped})" if shipped else ""
+        raise fail(f"cannot read file: {exc.strerror or exc}{also}") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise fail("not UTF-8 text (UTF-16); save the file as UTF-8")
     raw = raw.removeprefix(b"\xef\xbb\xbf")

@@ -6,13 +6,23 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from twin.units import format_duration, format_rate, format_size, parse_duration, parse_rate, parse_size
+from twin.units import (
+    DURATION_PATTERN,
+    RATE_PATTERN,
+    SIZE_PATTERN,
+    format_duration,
+    format_rate,
+    format_size,
+    parse_duration,
+    parse_rate,
+    parse_size,
+)
 
 
-def _schema(pattern_hint: str, example: str) -> WithJsonSchema:
+def _schema(pattern_hint: str, example: str, pattern: str) -> WithJsonSchema:
     return WithJsonSchema(
         {
-            "anyOf": [{"type": "number"}, {"type": "string"}],
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": pattern}],
             "description": pattern_hint,
             "examples": [example],
         }
@@ -34,17 +44,17 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    _schema("duration: number of seconds or 90s, 15m, 2h, 7d, 50ms", "15m"),
+    _schema("duration: number of seconds or 90s, 15m, 2h, 7d, 50ms, 1d2h", "15m", DURATION_PATTERN),
 ]
 Size = Annotated[
     float,
     BeforeValidator(parse_size),
     PlainSerializer(format_size, return_type=str),
-    _schema("size: number of bytes or 512B, 4KB, 10MB (K = 1024)", "4KB"),
+    _schema("size: number of bytes or 512B, 4KB, 10MB (K = 1024)", "4KB", SIZE_PATTERN),
 ]
 Rate = Annotated[
     float,
     BeforeValidator(parse_rate),
     PlainSerializer(format_rate, return_type=str),
-    _schema("rate: events per second or 2/s, 30/min, 500/h, 1.4M/day", "1.4M/day"),
+    _schema("rate: events per second or 2/s, 30/min, 500/h, 1.4M/day", "1.4M/day", RATE_PATTERN),
 ]

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from twin.scenario.distributions import DurationDist, NumberDist, SizeDist
 from twin.scenario.quantities import Count, Duration, Rate, Real, Size
@@ -63,7 +63,17 @@ class Meta(Strict):
 
 
 class Clock(Strict):
-    start: dt.datetime = Field(description="simulation time 0, e.g. 2010-05-03 00:00 (a Monday)")
+    start: Annotated[
+        dt.datetime,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$",
+                "description": "simulation time 0, e.g. 2010-05-03 00:00 (a Monday); local time in "
+                "timezone unless an offset is given",
+            }
+        ),
+    ] = Field(description="simulation time 0, e.g. 2010-05-03 00:00 (a Monday)")
     timezone: str = Field(
         "Europe/Berlin", description="IANA zone for naive start times and local-time profiles"
     )
