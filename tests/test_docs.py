@@ -73,3 +73,33 @@ def test_console_transcripts_print_what_the_docs_show(doc, line, text, capsys):
     assert command.startswith("$ mailtwin ")
     assert main(shlex.split(command[len("$ mailtwin ") :])) == 0
     assert capsys.readouterr().out.rstrip("\n").split("\n") == expected
+
+
+def _project_texts():
+    for folder in ("twin", "tests", "docs", "scenarios", "notebooks", "bench"):
+        for p in sorted((ROOT / folder).rglob("*")):
+            if (
+                p.is_file()
+                and p.suffix in (".py", ".md", ".yaml", ".ipynb", ".j2")
+                and "__pycache__" not in p.parts
+            ):
+                yield p, p.read_text(encoding="utf-8")
+    yield ROOT / "README.md", (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_project_stands_alone():
+    # what it cites lives in its own docs/, never in a folder beside the repository
+    outside = ("PLATFORM" + ".md", "DESIGN" + ".md", "../" + "shared")
+    cited = [
+        f"{p.relative_to(ROOT)}: {word}" for p, text in _project_texts() for word in outside if word in text
+    ]
+    assert cited == []
+
+
+def test_every_cited_section_of_platform_md_exists():
+    headings = set(re.findall(r"^#+ §([0-9A-Z.]+) ", (ROOT / "docs" / "platform.md").read_text(), re.M))
+    cited = set()
+    for _, text in _project_texts():
+        for m in re.finditer(r"platform\.md\)? (§[0-9A-Z.]+(?:, §[0-9A-Z.]+)*)", text):
+            cited |= {s.strip("§.") for s in m.group(1).replace("§", " §").split() if s.startswith("§")}
+    assert cited and cited <= headings, cited - headings

@@ -19,7 +19,7 @@ def test_baseline_describes_the_documented_hardware():
     kinds = {}
     for cls, name, _, member in instances(sc.platform):
         kinds.setdefault(cls, []).append((name, member.hardware or "vm"))
-    # PLATFORM.md §1: 2 load balancers, 3 physical + 3 virtual frontends, 2 + 2 scanners, 1 central,
+    # docs/platform.md §1: 2 load balancers, 3 physical + 3 virtual frontends, 2 + 2 scanners, 1 central,
     # primary and replica store, 1 list server (VM), 6 ESX hosts.
     assert [h for _, h in kinds["load_balancer"]] == ["cisco-css-11503"] * 2
     assert [h for _, h in kinds["frontend"]] == ["sun-x4100-opteron-2.4"] * 3 + ["vm"] * 3

@@ -1,4 +1,4 @@
-"""Each stage of an inbound message (PLATFORM.md §2) on its accept, defer and reject paths, in small
+"""Each stage of an inbound message (docs/platform.md §3.1) on its accept, defer and reject paths, in small
 deterministic platforms (tests/mail.py)."""
 
 from __future__ import annotations

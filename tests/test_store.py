@@ -1,4 +1,5 @@
-"""Cyrus LMTP at the store: unknown mailboxes (550 5.1.1) and quota (452 4.2.2), PLATFORM.md §2-3."""
+"""Cyrus LMTP at the store: unknown mailboxes (550 5.1.1) and quota (452 4.2.2), docs/platform.md §3.2,
+§A."""
 
 from __future__ import annotations
 

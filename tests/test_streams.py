@@ -1,4 +1,4 @@
-"""Random streams keyed by component path (DESIGN.md principle 3)."""
+"""Random streams keyed by component path (docs/architecture.md principle 3)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Edge kinds (the key of each edge in the MultiDiGraph):
   the edge carries ``effect`` (what the dependent does while no instance of the dependency can be
   reached) and ``modelled`` (whether the simulation does it yet: ``DEPENDENCIES``).
 
-Which classes talk to which is the documented architecture (PLATFORM.md §1-2, the seed's figure 1);
+Which classes talk to which is the documented architecture (docs/platform.md §1-§2, the seed's figure 1);
 how many of each there are, and on what hardware, comes from the scenario.
 """
 

@@ -20,8 +20,8 @@ PERCENTILES = (50, 90, 95, 99)
 def recipients_and_conservation(model, tally: LedgerTally) -> tuple[dict[str, int], dict]:
     """The ``recipients`` block (one integer per state, plus ``offered``) and the conservation check.
 
-    The law (DESIGN.md principle 2): every recipient the sources offered has exactly one row, and every
-    row is in exactly one state; a terminal row has a final time, a pending one has none.
+    The law (docs/architecture.md principle 2): every recipient the sources offered has exactly one row,
+    and every row is in exactly one state; a terminal row has a final time, a pending one has none.
     """
     ledger = model.ledger
     per_state = tally.states().sum(axis=1)

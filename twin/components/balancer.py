@@ -1,6 +1,6 @@
 """The load balancer pair (2x Cisco CSS 11503, seed §1) in front of the frontends and the scan cluster.
 
-What the twin models (PLATFORM.md §3, Cisco CSS content load-balancing guide):
+What the twin models (docs/platform.md §A, Cisco CSS content load-balancing guide):
 - one virtual address per served class; the balancing method is the class's ``balance`` (round robin,
   weighted round robin, least connections);
 - keepalives: every ``keepalive_interval`` the balancer probes each backend; after ``keepalive_failures``

@@ -161,7 +161,8 @@ class Component:
 
 
 class Group:
-    """The instances a sender can be routed to, and the policy that picks one (PLATFORM.md §3, Cisco CSS).
+    """The instances a sender can be routed to, and the policy that picks one (docs/platform.md §A, Cisco
+    CSS).
 
     ``pick`` chooses among the instances believed up; ``connect`` is what a client gets: the instance, or
     None if the connection fails (no instance believed up, the picked one is actually down, or the load

@@ -2,7 +2,7 @@
 and their Cyrus mailboxes (quota, usage). The frontends read it at RCPT and for the quarantine, the
 store at LMTP; the inbound workload draws recipients from it (``pick``).
 
-Each address has one status (PLATFORM.md §2): ``active``; ``deactivated`` (rejected at RCPT, stage 2);
+Each address has one status (docs/platform.md §3.1): ``active``; ``deactivated`` (rejected at RCPT, stage 2);
 ``unknown`` (no directory entry, rejected at RCPT, stage 3); ``missing`` (in the directory but without a
 mailbox at the store: ``550 5.1.1`` at LMTP, stage 10). Independently, a mailbox has a quota and a usage
 that grows with every delivery (Cyrus lets one message push a mailbox over its quota; the next gets

@@ -1,4 +1,4 @@
-"""A PureMessage scanner of the scan cluster (seed §1, §3.1 steps 4-6; PLATFORM.md §3).
+"""A PureMessage scanner of the scan cluster (seed §1, §3.1 steps 4-6; docs/platform.md §A).
 
 The frontends' milter reaches a scanner through the load balancer. A scan costs CPU (``demand`` plus
 ``demand_per_kb`` per KB, on the scanner's own cores); at most ``concurrency`` milter connections are
@@ -45,8 +45,8 @@ class Scanner(Server):
 
 
 def perlmx_header(score: int) -> str:
-    """The ``X-PerlMx-Spam`` header PureMessage writes for a spam probability in percent (PLATFORM.md §3):
-    one ``X`` per 10 %, one ``I`` per further 1 %."""
+    """The ``X-PerlMx-Spam`` header PureMessage writes for a spam probability in percent
+    (docs/platform.md §A): one ``X`` per 10 %, one ``I`` per further 1 %."""
     score = max(0, min(100, int(score)))
     return f"Gauge={'X' * (score // 10)}{'I' * (score % 10)}, Probability={score}%"
 

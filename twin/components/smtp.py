@@ -1,4 +1,4 @@
-"""SMTP from the Internet to the frontends' Exim: docs/platform.md §2 stages 1-9.
+"""SMTP from the Internet to the frontends' Exim: docs/platform.md §3.1 stages 1-9.
 
 ``SmtpService`` is the virtual address remote MTAs connect to (mail.uni-paderborn.de behind the balancer
 pair): the inbound workload hands it each message (``open_session``, then ``transaction`` in the remote

@@ -1,4 +1,5 @@
-"""The Cyrus IMAP primary: LMTP delivery into mailboxes (seed §1-3; docs/platform.md §2 stages 10-11, §3).
+"""The Cyrus IMAP primary: LMTP delivery into mailboxes (seed §1-3; docs/platform.md §3.2 stages 10-11,
+§A).
 
 One LMTP session per message from a frontend's spool costs CPU (``demand`` plus ``demand_per_kb``), a
 write to the store's RAID array (``disk``) and ``metadata_ops`` I/O operations on the SAN (index, cache

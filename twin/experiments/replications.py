@@ -1,7 +1,7 @@
 """Independent replications of one scenario (seeds 1..n), each in its own worker process.
 
 Each replication returns its KPIs; a replication that fails returns ``{"error": "..."}`` instead, and the
-others go on (DESIGN.md principle 7).
+others go on (docs/architecture.md principle 7).
 
 A worker is a fresh ``python -m twin.experiments.worker`` that gets (scenario, seed) pickled on its
 standard input and writes its result the same way; threads of this process only wait for them. Unlike a

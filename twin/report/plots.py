@@ -199,7 +199,7 @@ def funnel(steps_by_class: dict[str, list[dict]], path: Path) -> Path:
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("recipients left after the stage (share of offered)")
-    ax.set_title("Inbound funnel: what each stage removes (PLATFORM.md §2)")
+    ax.set_title("Inbound funnel: what each stage removes (docs/platform.md §3.1)")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 from twin.scenario.distributions import DurationDist, NumberDist, SizeDist
 from twin.scenario.quantities import Count, Duration, Rate, Real, Size
 
-# Terminal states of an offered recipient (DESIGN.md principle 2). `pending` is not a terminal state;
-# it is what a recipient still in the system at the end of the run is counted as.
+# Terminal states of an offered recipient (docs/architecture.md principle 2). `pending` is not a terminal
+# state; it is what a recipient still in the system at the end of the run is counted as.
 TERMINAL_STATES = (
     "delivered",
     "rejected",
@@ -188,7 +188,7 @@ class Member(Strict):
 
 
 class ComponentClass(Strict):
-    """One documented class of platform components (PLATFORM.md §1)."""
+    """One documented class of platform components (docs/platform.md §1)."""
 
     members: list[Member] = Field(default_factory=list)
     demand: DurationDist | None = Field(
@@ -234,7 +234,8 @@ class Disk(Strict):
 
 
 class LoadBalancerClass(ComponentClass):
-    """The redundant pair of Cisco CSS in front of the frontends and the scan cluster (PLATFORM.md §3)."""
+    """The redundant pair of Cisco CSS in front of the frontends and the scan cluster
+    (docs/platform.md §A)."""
 
     serves: list[str] = Field(
         default_factory=lambda: ["frontend", "scanner"],
@@ -250,7 +251,7 @@ class LoadBalancerClass(ComponentClass):
 
 
 class FrontendClass(ComponentClass):
-    """Exim on the SMTP frontends (PLATFORM.md §2 stages 1-9)."""
+    """Exim on the SMTP frontends (docs/platform.md §3.1 stages 1-9)."""
 
     smtp_accept_max: Count = Field(
         20, ge=1, le=MAX_SERVERS, description="SMTP connections at once (Exim default)"
@@ -266,7 +267,7 @@ class FrontendClass(ComponentClass):
 
 
 class ScannerClass(ComponentClass):
-    """PureMessage scanners (PLATFORM.md §3)."""
+    """PureMessage scanners (docs/platform.md §A)."""
 
     demand_per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB scanned, on top of demand")
     concurrency: Count | None = Field(
@@ -281,7 +282,7 @@ class ScannerClass(ComponentClass):
 
 
 class StoreClass(ComponentClass):
-    """Cyrus IMAP: LMTP delivery into mailboxes (PLATFORM.md §3)."""
+    """Cyrus IMAP: LMTP delivery into mailboxes (docs/platform.md §A)."""
 
     demand_per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB delivered")
     disk: Disk | None = Field(None, description="the RAID array holding the messages")
@@ -327,7 +328,7 @@ class Network(Strict):
     internet_latency: Duration = Field(0.0, ge=0, description="one-way latency to remote mail servers")
 
 
-# Component classes in the order PLATFORM.md §1 lists them; topology.py knows how they connect.
+# Component classes in the order docs/platform.md §1 lists them; topology.py knows how they connect.
 COMPONENT_CLASSES = (
     "blocklist",
     "load_balancer",
@@ -429,7 +430,7 @@ class Expunge(Strict):
 
 
 class Mailboxes(Strict):
-    """The addresses mail can be sent to (PLATFORM.md §4). Shares are of the population; each address has
+    """The addresses mail can be sent to (docs/platform.md §B). Shares are of the population; each address has
     one status (active, deactivated, unknown, missing) and independent quota and quarantine settings."""
 
     count: Count = Field(
@@ -515,7 +516,7 @@ class MailClass(Strict):
 
 
 class Inbound(Strict):
-    """Mail offered to the platform from the Internet (PLATFORM.md §4), through the load balancer."""
+    """Mail offered to the platform from the Internet (docs/platform.md §B), through the load balancer."""
 
     volume: Rate = Field(gt=0, description="mean messages offered per day (on a weekday factor of 1)")
     weekday: dict[str, Real] = Field(
@@ -664,7 +665,7 @@ class Policies(Strict):
 
 
 class Quality(Strict):
-    """Service-quality targets in the style of SPECmail2001's QoS requirements (PLATFORM.md §4)."""
+    """Service-quality targets in the style of SPECmail2001's QoS requirements (docs/platform.md §B)."""
 
     reply_within: Duration = Field(5.0, gt=0, description="an SMTP reply should come within this")
     reply_share: Real = Field(0.95, ge=0, le=1, description="... for at least this share of replies")

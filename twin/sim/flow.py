@@ -59,7 +59,7 @@ class Message:
 
 
 class Mail(Message):
-    """An inbound message with what the stages of docs/platform.md §2 look at, drawn by the workload.
+    """An inbound message with what the stages of docs/platform.md §3.1 look at, drawn by the workload.
 
     ``live`` lists the ledger rows of recipients still in the sender's transaction (None: all of them);
     recipients refused at RCPT leave it, so a sender's retry offers only the others.

@@ -1,5 +1,5 @@
-"""The ledger: one row per offered recipient (DESIGN.md principle 2), in columns, kept in memory only
-while it can still change.
+"""The ledger: one row per offered recipient (docs/architecture.md principle 2), in columns, kept in memory
+only while it can still change.
 
 Rows are numbered in offer order and live in chunks of ``CHUNK`` rows, each a ``Block`` of numpy columns.
 A message's recipients occupy consecutive rows, so most updates are one scalar or slice assignment.

@@ -1,4 +1,4 @@
-"""Random streams keyed by the stable path of a component and purpose (DESIGN.md principle 3).
+"""Random streams keyed by the stable path of a component and purpose (docs/architecture.md principle 3).
 
 Each stream is a numpy Generator seeded from ``SeedSequence(root_seed, spawn_key=hash(path))``. The key
 is a cryptographic hash of the path text, so it does not depend on the order in which components are

@@ -1,4 +1,4 @@
-"""Inbound mail from the Internet (PLATFORM.md §4): Poisson arrivals per hour whose rate follows a
+"""Inbound mail from the Internet (docs/platform.md §B): Poisson arrivals per hour whose rate follows a
 weekday factor and a diurnal curve per mail class (ham, spam), and the attributes the stages look at.
 
 For each simulated hour and class, the number of messages is Poisson with mean
