@@ -64,3 +64,12 @@ def test_the_checked_scenario_runs_the_same_as_the_original():
     b = Model(sc, seed=4)
     b.run()
     assert a.kpis["recipients"]["offered"] == b.ledger.n
+
+
+def test_a_model_checks_a_changed_scenario_too():
+    sc = twin.scenario_from_dict(SMALL)
+    sc.platform.stations["s1"].servers = 0
+    with pytest.raises(
+        twin.ScenarioError, match=r"platform\.stations\.s1\.servers: must be greater than or equal to 1"
+    ):
+        Model(sc, seed=1)

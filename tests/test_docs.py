@@ -103,3 +103,30 @@ def test_every_cited_section_of_platform_md_exists():
         for m in re.finditer(r"platform\.md\)? (§[0-9A-Z.]+(?:, §[0-9A-Z.]+)*)", text):
             cited |= {s.strip("§.") for s in m.group(1).replace("§", " §").split() if s.startswith("§")}
     assert cited and cited <= headings, cited - headings
+
+
+SECTIONS = [b for b in blocks("yaml") if not b[2].lstrip().startswith(("meta:", "#"))]
+
+
+@pytest.mark.parametrize(("doc", "line", "text"), SECTIONS, ids=[f"{d}:{n}" for d, n, _ in SECTIONS])
+def test_section_examples_validate_in_the_baseline(doc, line, text):
+    # a block that shows one section (e.g. faults: in scenarios.md, with until: 1d2h) must be accepted as is
+    import yaml
+
+    from twin.scenario.loading import _Loader
+
+    data = yaml.load((ROOT / "scenarios" / "baseline.yaml").read_text(), Loader=_Loader)
+    data.update(yaml.load(text, Loader=_Loader))
+    assert twin.scenario_from_dict(data, ["clock.horizon=2d"], name=f"{doc}:{line}")
+
+
+def test_the_mailtwin_command_is_installed_beside_python():
+    # after `make run` the README's commands work once .venv/bin is on PATH (`. .venv/bin/activate`)
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = Path(sys.executable).parent / "mailtwin"
+    assert ". .venv/bin/activate" in (ROOT / "README.md").read_text()
+    done = subprocess.run([str(command), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("mailtwin ")

@@ -72,37 +72,13 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None, force: bool = Fal
 def checked(scenario, seed) -> Scenario:
     """``scenario`` validated again (as the run will use it), and ``seed`` checked: ScenarioError if not."""
     from twin.scenario import Problem
+    from twin.scenario.loading import revalidate
 
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ScenarioError(
             [Problem("seed", None, "", f"must be a whole number from 0 to 2**63-1 (got {seed!r})")]
         )
-    if not isinstance(scenario, Scenario):
-        raise ScenarioError(
-            [
-                Problem(
-                    "scenario",
-                    None,
-                    "",
-                    "expected a Scenario (from load_scenario or scenario_from_dict), got "
-                    + type(scenario).__name__,
-                )
-            ]
-        )
-    return scenario_from_dict(_fields(scenario), name=f"scenario {scenario.meta.name!r}")
-
-
-def _fields(value):
-    """A model's field values as plain data (by alias), without the serializers' formatting."""
-    from pydantic import BaseModel
-
-    if isinstance(value, BaseModel):
-        return {f.alias or k: _fields(getattr(value, k)) for k, f in type(value).model_fields.items()}
-    if isinstance(value, dict):
-        return {k: _fields(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_fields(v) for v in value]
-    return value
+    return revalidate(scenario)
 
 
 __all__ = [

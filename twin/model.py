@@ -17,6 +17,7 @@ import simpy
 from twin.components import DEFAULT, REGISTRY, Component, Group
 from twin.components.mailboxes import Mailboxes
 from twin.scenario import Problem, ScenarioError
+from twin.scenario.loading import revalidate
 from twin.scenario.schema import Scenario
 from twin.sim.context import Context
 from twin.sim.faults import FaultInjector
@@ -39,7 +40,8 @@ RETIRE_AFTER = 3600.0
 
 class Model:
     def __init__(self, scenario: Scenario, seed: int = 0, graph: nx.MultiDiGraph | None = None):
-        self.scenario = scenario
+        # Checked again as it will be used: a scenario changed since its validation fails here, clearly.
+        self.scenario = scenario = revalidate(scenario)
         self.seed = seed
         self.env = env = simpy.Environment()
         self.streams = Streams(seed)

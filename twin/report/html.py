@@ -232,6 +232,7 @@ def write_report(res, out: Path) -> list[Path]:
             ]
             for cls, v in k["delivery_latency"].items()
         ],
+        scanners=k.get("scanners", {}),
         plots=written,
         facts=_facts(res),
     )

@@ -259,6 +259,35 @@ def parse_scenario(
     return _validate(data, lines, filename, overrides)
 
 
+def revalidate(scenario: Scenario) -> Scenario:
+    """``scenario`` checked again as a run will use it: one changed after validation (``sc.clock.horizon =
+    -5``) raises ScenarioError like a file would. Returns the checked copy."""
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            [
+                Problem(
+                    "scenario",
+                    None,
+                    "",
+                    "expected a Scenario (from load_scenario or scenario_from_dict), got "
+                    + type(scenario).__name__,
+                )
+            ]
+        )
+    return scenario_from_dict(_fields(scenario), name=f"scenario {scenario.meta.name!r}")
+
+
+def _fields(value: Any) -> Any:
+    """A model's field values as plain data (by alias), without the serializers' formatting."""
+    if isinstance(value, BaseModel):
+        return {f.alias or k: _fields(getattr(value, k)) for k, f in type(value).model_fields.items()}
+    if isinstance(value, dict):
+        return {k: _fields(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_fields(v) for v in value]
+    return value
+
+
 def scenario_from_dict(
     data: dict, overrides: list[str] | tuple[str, ...] = (), name: str = "<dict>"
 ) -> Scenario:
