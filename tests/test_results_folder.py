@@ -161,3 +161,17 @@ def test_the_api_saves_whole_folders_too(tmp_path):
     assert not (tmp_path / "o" / "stale.txt").exists()
     assert all(p.exists() and p.is_relative_to(tmp_path / "o") for p in written)
     assert leftovers(tmp_path) == []
+
+
+def test_a_full_disk_is_said_plainly_and_the_old_folder_stays(scenario, earlier, monkeypatch, capsys):
+    before = snapshot(earlier)
+
+    def full(self, out, source=""):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Results, "write", full)
+    assert main(["run", str(scenario), "--out", str(earlier), "--seed", "2"]) == 2
+    assert capsys.readouterr().err == (
+        f"--out {earlier}: cannot write the results (no space left on device); it was left as it was\n"
+    )
+    assert snapshot(earlier) == before and leftovers(earlier.parent) == []

@@ -209,7 +209,7 @@ def _where(exc: BaseException) -> str:
 
 def cmd_run(args) -> int:
     import twin
-    from twin.io import ResultsFolder
+    from twin.io import OutputError, ResultsFolder, reason
     from twin.scenario.footprint import check_footprint
 
     sc = twin.load_scenario(args.scenario, args.overrides)
@@ -230,8 +230,14 @@ def cmd_run(args) -> int:
         res.run["command"] = shlex.join(["mailtwin", *args.argv])
         if show:
             sys.stderr.write(f"writing {out}/ ...\n")
-        res.write(folder.staging, source=args.scenario)
-        folder.commit()
+        try:
+            res.write(folder.staging, source=args.scenario)
+            folder.commit()
+        except OSError as exc:  # a full disk, a quota: the old folder stays as it was
+            raise OutputError(
+                f"--out {out}: cannot write the results ({reason(exc)}); it was left as it was"
+            ) from None
+        args.out_folder = None  # written: an interrupt from here on leaves the new results
     if args.json:
         print(json.dumps(res.kpis, indent=2))
     else:

@@ -106,9 +106,7 @@ class ResultsFolder:
             parent.mkdir(parents=True, exist_ok=True)
             lock = open(parent / f".{out.name}.lock", "a+")  # noqa: SIM115 - held until close()
         except OSError as exc:
-            raise OutputError(
-                f"--out {out}: cannot write in {_shown(parent, out)} ({_reason(exc)})"
-            ) from None
+            raise OutputError(f"--out {out}: cannot write in {_shown(parent, out)} ({reason(exc)})") from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -125,8 +123,12 @@ class ResultsFolder:
         self._lock = lock
         for stale in parent.glob(f".{out.name}.*.staging"):  # left by a run that was killed (SIGKILL)
             shutil.rmtree(stale, ignore_errors=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=parent))
-        os.chmod(self.staging, 0o777 & ~_UMASK)
+        try:
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=parent))
+            os.chmod(self.staging, 0o777 & ~_UMASK)
+        except OSError as exc:
+            self.close()
+            raise OutputError(f"--out {out}: cannot write in {_shown(parent, out)} ({reason(exc)})") from None
         return self
 
     def commit(self) -> None:
@@ -150,7 +152,7 @@ class ResultsFolder:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
         if self._lock is not None:
-            self._lock.close()  # releases the lock; the (empty) lock file stays for the next run
+            self._lock.close()  # releases the lock; the lock file stays for the next run
             self._lock = None
 
     def __enter__(self) -> ResultsFolder:
@@ -160,7 +162,7 @@ class ResultsFolder:
         self.close()
 
 
-def _reason(exc: OSError) -> str:
+def reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
