@@ -7,9 +7,10 @@ The estimate is a sum of parts whose costs were measured on the baseline (docs/p
 estimate"); it errs on the high side:
 
 - the program, its libraries and the model: ``BASE``;
-- the ledger's rows still in memory: those offered within the last ``RETIRE_AFTER + RETIRE_EVERY`` of
-  the busiest hour (the ledger spills older final rows to disk), at ``PER_RECIPIENT`` each, with what
-  the messages in flight hold meanwhile (their processes, the hour's drawn arrivals);
+- the ledger's rows still in memory: those offered within ``RETIRE_AFTER + RETIRE_EVERY`` at the rate of
+  the busiest local hour the run covers (the ledger spills older final rows to disk), at
+  ``PER_RECIPIENT`` each, with what the messages in flight hold meanwhile (their processes, the hour's
+  drawn arrivals);
 - the time series: one sample per ``outputs.sample_interval`` of every node, at ``PER_SAMPLE`` each
   (the probe's arrays, the frame built from them and its plots);
 - the mailbox population, at ``PER_MAILBOX`` each.
@@ -18,6 +19,7 @@ estimate"); it errs on the high side:
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 import os
 import resource
@@ -28,7 +30,7 @@ import numpy as np
 from twin.scenario.schema import Scenario, instances
 
 BASE = 180e6  # bytes: Python, numpy, pandas, SimPy, the model of the baseline (a 2-hour run: 224 MB)
-PER_RECIPIENT = 400.0  # bytes per recipient in memory (fitted to 2-hour runs at 10 and 30 x the volume)
+PER_RECIPIENT = 460.0  # bytes per recipient in memory (fitted to 2-hour runs at 10 and 30 x the volume)
 PER_SAMPLE = 360.0  # bytes per node and sample (the 7- and 30-day baselines differ by 15.7 MB a day)
 PER_MAILBOX = 150.0  # bytes: the population's arrays and the lists the hot path reads
 WINDOW = 4200.0  # seconds of offered rows the ledger keeps in memory: model.RETIRE_AFTER + RETIRE_EVERY
@@ -94,12 +96,16 @@ def estimate(sc: Scenario) -> Footprint:
             share = inbound.volume * c.share
             mean_rate += share * week.mean()
             hourly += share * diurnal / diurnal.mean() * _recipients(c.recipients)
-        peak_recipients += float(hourly.max() * week.max())
+        # The busiest local hour the run covers (the profile repeats weekly).
+        t0, zone = sc.clock.t0, sc.clock.zone
+        hours = range(int(min(horizon, 7 * 86400) // 3600) + 1)
+        local = [(t0 + dt.timedelta(hours=h)).astimezone(zone) for h in hours]
+        peak_recipients += max(float(hourly[t.hour] * week[t.weekday()]) for t in local)
     for s in sc.workload.sources:
         if s.enabled:
             mean_rate += s.rate
             peak_recipients += s.rate * _recipients(s.recipients)
-    in_memory = peak_recipients * min(WINDOW, horizon + sc.clock.drain)
+    in_memory = peak_recipients * min(WINDOW, horizon)  # sources offer until the horizon
     nodes = len(instances(sc.platform)) + len(sc.platform.stations)
     samples = (horizon + sc.clock.drain) / sc.outputs.sample_interval + 2
     return Footprint(mean_rate * horizon, in_memory, samples, nodes, sc.workload.mailboxes.count)
