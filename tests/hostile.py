@@ -555,8 +555,31 @@ CASES: list[Case] = [
             ),
             (
                 "nonsense.section=1",
-                "nonsense: unknown field (expected one of: meta, clock, hardware, platform, workload, policies, faults, outputs)",
+                "nonsense: unknown field (expected one of: meta, clock, hardware, platform, workload, policies, faults, expect, outputs)",
             ),
+        ],
+    ),
+    # -- expectations that cannot be read ------------------------------------------------------------------
+    *_sets(
+        "expect",
+        [
+            (
+                "expect+=recipients.lost ~ 0",
+                "expect[0]: expected an operator (== != <= >= < >) after 'recipients.lost' (got '~ 0')",
+            ),
+            (
+                "expect=[nothing.x == 1]",
+                "expect[0]: no 'nothing' in the results (expected one of: scenario, seed, simulated_seconds, messages_offered, recipients, conservation_ok, conservation, by_traffic_class, by_stage, delivery_latency, components, queues, incidents, funnel, service_quality, smtp, balancer, mailboxes, scanners, lmtp_replies)",
+            ),
+            (
+                "expect+=__import__('os').system('x') == 0",
+                "expect[0]: expected an operator (== != <= >= < >) after '__import__' (got \"('os').system('x') == 0\")",
+            ),
+            (
+                "expect+=recipients.lost == lots",
+                "expect[0]: expected a number, a duration (1h), a size (4KB), true, false or a quoted string (got 'lots')",
+            ),
+            ("expect=5", "expect: expected a list (got 5)"),
         ],
     ),
     # -- --set itself -------------------------------------------------------------------------------------
@@ -584,7 +607,7 @@ CASES: list[Case] = [
             ),
             (
                 "__class__.__init__.__globals__=x",
-                "__class__: unknown field (expected one of: meta, clock, hardware, platform, workload, policies, faults, outputs)",
+                "__class__: unknown field (expected one of: meta, clock, hardware, platform, workload, policies, faults, expect, outputs)",
             ),
             (
                 "clock.horizon=1h\u0001",
@@ -757,7 +780,7 @@ CASES: list[Case] = [
     Case(
         "file-alias",
         ["validate", "{T}/f.yaml"],
-        "{T}/f.yaml:3: other: unknown field (expected one of: meta, clock, hardware, platform, workload, policies, faults, outputs)",
+        "{T}/f.yaml:3: other: unknown field (expected one of: meta, clock, hardware, platform, workload, policies, faults, expect, outputs)",
         setup="alias",
     ),
     Case(
@@ -851,7 +874,7 @@ CASES: list[Case] = [
     Case(
         "file-merge-key",
         ["validate", "{T}/f.yaml"],
-        "{T}/f.yaml:2: base: unknown field (expected one of: meta, clock, hardware, platform, workload, policies, faults, outputs)",
+        "{T}/f.yaml:2: base: unknown field (expected one of: meta, clock, hardware, platform, workload, policies, faults, expect, outputs)",
         setup="merge_key",
     ),
     Case(

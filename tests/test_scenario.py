@@ -127,6 +127,7 @@ def test_json_schema_describes_every_section():
         "workload",
         "policies",
         "faults",
+        "expect",
         "outputs",
     }
     assert schema["required"] == ["meta", "clock"]

@@ -1,4 +1,4 @@
-"""The ``mailtwin`` command. Exit codes: 0 success, 1 an expectation failed (conservation violated), 2 bad
+"""The ``mailtwin`` command. Exit codes: 0 success, 1 an expectation failed (expect: or conservation), 2 bad
 input, 3 an internal error (a bug: ``--debug`` shows the traceback), 130/143 interrupted (SIGINT/SIGTERM).
 """
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="mailtwin",
         description="Discrete-event digital twin of the university mail platform (seed: IMT, 2010).",
-        epilog="Exit codes: 0 success, 1 an expectation failed (conservation violated), 2 bad input, 3 an "
+        epilog="Exit codes: 0 success, 1 an expectation failed (expect: or conservation), 2 bad input, 3 an "
         "internal error (--debug shows its traceback). Docs: README.md and docs/.",
     )
     p.add_argument("--debug", action="store_true", help="on an internal error, print its traceback")
@@ -242,7 +242,7 @@ def cmd_run(args) -> int:
         print(json.dumps(res.kpis, indent=2))
     else:
         print(summary(res, out))
-    return EXIT_OK if res.kpis["conservation_ok"] else EXIT_EXPECTATION
+    return EXIT_OK if res.kpis["conservation_ok"] and res.kpis["expectations_ok"] else EXIT_EXPECTATION
 
 
 def cmd_validate(args) -> int:
@@ -444,6 +444,8 @@ def summary(res, out: Path) -> str:
         if state == "offered" or n:
             lines.append(f"{state:<20}{n:>12,}{n / offered:>9.1%}")
     lines.append(f"conservation: {'ok' if res.kpis['conservation_ok'] else 'VIOLATED'}")
+    for e in res.kpis["expectations"]:
+        lines.append(f"expect {e['expect']}: {'ok' if e['ok'] else 'FAILED'} (value {_shown(e['value'])})")
     busiest = sorted(res.kpis["components"].items(), key=lambda kv: -(kv[1]["utilisation"] or 0))[:5]
     if busiest:
         lines.append(
@@ -456,6 +458,14 @@ def summary(res, out: Path) -> str:
         )
     lines.append(f"results in {out}/ (report.html)")
     return "\n".join(lines)
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return json.dumps(value) if isinstance(value, list | bool | str) else str(value)
 
 
 def _span(seconds: float) -> str:

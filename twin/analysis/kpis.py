@@ -12,6 +12,7 @@ import numpy as np
 
 from twin.analysis.tally import LATENCY_QUANTILES, LatencyHistogram, LedgerTally
 from twin.components.scanner import subject_tag
+from twin.scenario.expectations import evaluate, parse_expectation
 from twin.scenario.schema import STATES
 
 PERCENTILES = (50, 90, 95, 99)
@@ -236,6 +237,9 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
         out["service_quality"] = service_quality(model, tally, smtp)
         out["smtp"] = {**smtp, **tags(model, tally)}
     out.update(blocks)
+    results = [evaluate(parse_expectation(text), out) for text in model.scenario.expect]
+    out["expectations"] = results
+    out["expectations_ok"] = all(r["ok"] for r in results)
     return out
 
 

@@ -361,10 +361,13 @@ def _set_name(item: str) -> str:
 
 
 def apply_override(data: dict, item: str) -> Loc:
-    """Set one ``dotted.path=value`` in raw scenario data; the value is read as YAML (``3``, ``2h``)."""
+    """Set one ``dotted.path=value`` in raw scenario data; the value is read as YAML (``3``, ``2h``).
+    ``dotted.path+=value`` appends the value to the list there (``expect+=recipients.lost == 0``)."""
     if "=" not in item:
         raise ScenarioError([Problem(_set_name(item), None, "", "expected dotted.path=value")])
     key, _, raw_value = item.partition("=")
+    append = key.endswith("+")
+    key = key.removesuffix("+")
     if not key.strip() or ".." in key or key.strip().startswith(".") or key.strip().endswith("."):
         raise ScenarioError([Problem(_set_name(item), None, "", "empty field name in path")])
     try:
@@ -397,7 +400,13 @@ def apply_override(data: dict, item: str) -> Loc:
             if not part:
                 raise ScenarioError([Problem(_set_name(item), None, "", "empty field name in path")])
         loc.append(part)
-        if not rest:
+        if not rest and append:
+            target = node.setdefault(part, []) if isinstance(node, dict) else node[part]
+            if not isinstance(target, list):
+                raise ScenarioError([Problem(_set_name(item), None, _dotted(tuple(loc)), "+= needs a list")])
+            target.append(value)
+            loc.append(len(target) - 1)
+        elif not rest:
             node[part] = value
         else:
             if isinstance(node, dict) and part not in node:

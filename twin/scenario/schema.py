@@ -11,7 +11,15 @@ import datetime as dt
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from twin.scenario.distributions import DurationDist, NumberDist, SizeDist
 from twin.scenario.quantities import Count, Duration, Rate, Real, Size
@@ -688,6 +696,16 @@ class Outputs(Strict):
     report: bool = True
 
 
+def _expectation(text: str) -> str:
+    from twin.scenario.expectations import ExpectationError, parse_expectation
+
+    try:
+        parse_expectation(text)
+    except ExpectationError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
 class Scenario(Strict):
     meta: Meta
     clock: Clock
@@ -696,6 +714,11 @@ class Scenario(Strict):
     workload: Workload = Field(default_factory=Workload)
     policies: Policies = Field(default_factory=Policies)
     faults: list[Fault] = Field(default_factory=list, description="scheduled outages and random failures")
+    expect: list[Annotated[str, AfterValidator(_expectation)]] = Field(
+        default_factory=list,
+        description="assertions over the results, e.g. 'recipients.lost == 0' (docs/scenarios.md); a run "
+        "exits 1 when one fails",
+    )
     outputs: Outputs = Field(default_factory=Outputs)
 
     @property
