@@ -21,6 +21,17 @@ class Interrupted(BaseException):
     """SIGTERM, handled like SIGINT (KeyboardInterrupt)."""
 
 
+def positive(text: str) -> int:
+    """A whole number >= 1 (``--seeds``, ``--jobs``)."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100000 (got {text!r})")
+    return value
+
+
 def seed(text: str) -> int:
     """A ``--seed``: a whole number from 0 to 2**63-1."""
     try:
@@ -125,6 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--retry-data-expire", default="7d", help="Exim retry_data_expire (default 7d)")
     q.add_argument("--seed", type=seed, default=0, help="seed for the random part of H rules (default 0)")
     q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    c = sub.add_parser(
+        "check",
+        help="run scenarios with their expectations on several seeds (for CI), optionally writing JUnit XML",
+        description="Run every scenario file (folders: every *.yaml below them) on seeds 1..N in parallel "
+        "worker processes and check its expectations (expect:) and the conservation law on every run; an "
+        "expectation passes only if it holds on every seed. Prints a line per scenario and expectation. "
+        "Exit 0: all hold; 1: some fail; 2: a scenario is invalid (the others still run).",
+    )
+    c.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders of them")
+    c.add_argument(
+        "--seeds", type=positive, default=1, metavar="N", help="run each on seeds 1..N (default 1)"
+    )
+    c.add_argument(
+        "--jobs", type=positive, default=None, metavar="N", help="worker processes (default: cores)"
+    )
+    c.add_argument("--junit", metavar="FILE", help="write JUnit XML (a testcase per expectation and seed)")
+    c.add_argument("--out", metavar="DIR", help="write each run's kpis.json into DIR/<scenario>/seed-N.json")
+    overrides(c)
+    force(c)
 
     t = sub.add_parser(
         "topology",
@@ -282,6 +313,40 @@ def cmd_schema(args) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from twin.experiments.check import check, junit, lines
+    from twin.io import ResultsFolder, atomic_path, check_output_file, write_text
+
+    if args.junit is not None:
+        check_output_file("--junit", args.junit)
+    folder = ResultsFolder(args.out).open() if args.out is not None else None
+    try:
+        checked = check(args.paths, args.seeds, args.jobs, args.overrides, args.force)
+        for line in lines(checked):
+            print(line)
+        if args.junit is not None:
+            tree = junit(checked)
+            with atomic_path(args.junit) as tmp:
+                tree.write(tmp, encoding="utf-8", xml_declaration=True)
+        if folder is not None:
+            for c in checked:
+                for seed, kpis in c.runs.items():
+                    where = folder.staging.joinpath(*_inside(c.name)) / f"seed-{seed}.json"
+                    write_text(where, json.dumps(kpis, indent=2) + "\n")
+            folder.commit()
+    finally:
+        if folder is not None:
+            folder.close()
+    if any(c.problems for c in checked):
+        return EXIT_BAD_INPUT
+    return EXIT_OK if all(c.ok for c in checked) else EXIT_EXPECTATION
+
+
+def _inside(name: str) -> tuple[str, ...]:
+    """A scenario file's path without its suffix, as folders inside --out (never above it)."""
+    return tuple(p for p in Path(name).with_suffix("").parts if p not in ("/", "..", ".")) or ("scenario",)
 
 
 def cmd_topology(args) -> int:
@@ -500,6 +565,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "schema": cmd_schema,
     "topology": cmd_topology,
+    "check": cmd_check,
     "retry-schedule": cmd_retry_schedule,
 }
 

@@ -47,9 +47,13 @@ def _in_worker(scenario: Scenario, seed: int) -> dict:
 
 def replicate(scenario: Scenario, seeds: list[int] | range, workers: int | None = None) -> list[dict]:
     """KPIs of one run per seed, in seed order. ``workers`` defaults to the number of CPU cores."""
-    seeds = list(seeds)
-    workers = min(workers or os.cpu_count() or 1, len(seeds))
+    return run_many([(scenario, s) for s in seeds], workers)
+
+
+def run_many(runs: list[tuple[Scenario, int]], workers: int | None = None) -> list[dict]:
+    """KPIs of each (scenario, seed), in the order given, ``workers`` at a time (default: the CPU cores)."""
+    workers = min(workers or os.cpu_count() or 1, len(runs))
     if workers <= 1:
-        return [run_one(scenario, s) for s in seeds]
+        return [run_one(sc, s) for sc, s in runs]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda s: _in_worker(scenario, s), seeds))
+        return list(pool.map(lambda run: _in_worker(*run), runs))
