@@ -166,8 +166,13 @@ def incidents(model) -> list[dict]:
                 "end_s": _finite(i.end),
                 "duration_s": (i.end if not math.isnan(i.end) else model.end) - i.start,
                 "cause": i.cause,
-                "effect": model.components[i.target].OUTAGE,
-                "dependents": [{"class": c, "effect": e, "modelled": m} for c, e, m in dependents],
+                "degraded_factor": None if math.isinf(i.factor) else i.factor,
+                "effect": model.components[i.target].OUTAGE
+                if math.isinf(i.factor)
+                else f"works {i.factor:g} times slower (every service time of its CPU and disks)",
+                "dependents": [{"class": c, "effect": e, "modelled": m} for c, e, m in dependents]
+                if math.isinf(i.factor)
+                else [],
             }
         )
     return out

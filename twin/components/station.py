@@ -46,6 +46,7 @@ class Station:
         "env",
         "name",
         "servers",
+        "slowdown",
         "stats_from",
         "wait_total",
         "work_total",
@@ -57,6 +58,7 @@ class Station:
         self.env = env
         self.name = name
         self.servers = servers
+        self.slowdown = 1.0  # > 1 while the node is degraded (faults: kind degraded)
         self._free = [0.0] * servers  # heap of the servers' next free times
         self._waiting: deque[tuple[float, float]] = deque()  # (arrival, start) of customers who wait
         self._gave_up: list[tuple[float, float]] = []  # (arrival, leave) of customers waiting to give up
@@ -83,6 +85,7 @@ class Station:
         with ``service_time`` of work: returns when its service ends."""
         if now is None:
             now = self.env.now
+        service_time *= self.slowdown
         free = self._free
         start = free[0]
         if start < now:

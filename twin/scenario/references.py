@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import networkx as nx
 
-from twin.scenario.schema import STATES, TERMINAL_STATES, Outage, Scenario, instances, match_nodes
+from twin.scenario.schema import (
+    STATES,
+    TERMINAL_STATES,
+    RandomFailures,
+    Scenario,
+    instances,
+    match_nodes,
+)
 from twin.units import format_duration
 
 Path = tuple[str | int, ...]
@@ -113,7 +120,7 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
     for i, fault in enumerate(sc.faults):
         if not match_nodes(sc, fault.target):
             problems.append((("faults", i, "target"), f"{fault.target!r} matches no node, station or class"))
-        if isinstance(fault, Outage) and fault.at >= sc.end:
+        if not isinstance(fault, RandomFailures) and fault.at >= sc.end:
             problems.append((("faults", i, "at"), "starts after the end of the run (horizon + drain)"))
 
     for i, src in enumerate(sc.workload.sources):
@@ -180,7 +187,7 @@ def _feasible(sc: Scenario, n_nodes: int) -> list[tuple[Path, str]]:
     if expunge is not None:
         often(("workload", "mailboxes", "expunge", "every"), expunge.every, "expunge rounds")
     for i, fault in enumerate(sc.faults):
-        if not isinstance(fault, Outage):
+        if isinstance(fault, RandomFailures):
             cycle = fault.mtbf.mean + fault.mttr.mean
             often(("faults", i, "mtbf"), cycle, "failures of each node (mean of mtbf + mttr)", 100_000)
     return problems

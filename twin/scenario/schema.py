@@ -575,15 +575,13 @@ class Workload(Strict):
         return v
 
 
-class Outage(Strict):
-    """A scheduled outage: ``target`` is down from ``at`` for ``duration`` (or until ``until``)."""
+class _Scheduled(Strict):
+    """A fault of ``target`` from ``at`` for ``duration`` (or until ``until``)."""
 
-    kind: Literal["outage"]
     target: str = Field(min_length=1, description="node name, glob (fe*), or class name (all its instances)")
     at: Duration = Field(ge=0)
     duration: Duration | None = Field(None, gt=0)
     until: Duration | None = Field(None, gt=0)
-    cause: str = "scheduled outage"
 
     @model_validator(mode="after")
     def _one_end(self):
@@ -596,6 +594,22 @@ class Outage(Strict):
     @property
     def end(self) -> float:
         return self.until if self.until is not None else self.at + self.duration
+
+
+class Outage(_Scheduled):
+    """A scheduled outage: ``target`` is down from ``at`` for ``duration`` (or until ``until``)."""
+
+    kind: Literal["outage"]
+    cause: str = "scheduled outage"
+
+
+class Degraded(_Scheduled):
+    """``target`` works, but ``factor`` times slower (a RAID rebuild, a failing disk, a noisy neighbour):
+    every service time of its stations (CPU, disks) is multiplied by ``factor`` from ``at`` to the end."""
+
+    kind: Literal["degraded"]
+    factor: Real = Field(gt=1, le=1000, description="how many times slower, e.g. 4")
+    cause: str = "degraded"
 
 
 class RandomFailures(Strict):
@@ -620,7 +634,7 @@ class RandomFailures(Strict):
         return v
 
 
-Fault = Annotated[Outage | RandomFailures, Field(discriminator="kind")]
+Fault = Annotated[Outage | Degraded | RandomFailures, Field(discriminator="kind")]
 
 
 class Exim(Strict):

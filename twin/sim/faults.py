@@ -1,5 +1,6 @@
 """Outages: scheduled and random failures of nodes, propagated along ``runs_on`` (an ESX host failure
-takes its virtual servers down with it), each recorded as an incident.
+takes its virtual servers down with it), each recorded as an incident; and degraded periods, in which a
+node works but its stations serve ``factor`` times slower (an incident too, marked ``degraded``).
 
 A node that is down does nothing: the injector tells the component (``went_down`` / ``came_up``), which
 cuts its work in progress as its protocol says; what its clients do about it is theirs (the remote
@@ -14,7 +15,7 @@ import heapq
 import math
 from dataclasses import dataclass
 
-from twin.scenario.schema import Outage, RandomFailures, match_nodes
+from twin.scenario.schema import Degraded, Outage, RandomFailures, match_nodes
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Incident:
     start: float
     end: float  # NaN while still down at the end of the run
     cause: str
+    factor: float = math.inf  # how many times slower the node worked; inf: it was down
 
 
 class FaultInjector:
@@ -40,11 +42,14 @@ class FaultInjector:
                 self.guests.setdefault(host, []).append(vm)
                 self.host[vm] = host
         self._planned: dict[str, list[float]] = {}  # node -> heap of its own planned failure times
+        self._slow: dict[str, list[float]] = {}  # node -> factors of its degradations in force
         for i, fault in enumerate(ctx.scenario.faults):
             for node in match_nodes(ctx.scenario, fault.target):
                 if isinstance(fault, Outage):
                     self._plan(node, fault.at)
                     self.env.process(self._outage(fault, node))
+                elif isinstance(fault, Degraded):
+                    self.env.process(self._degraded(fault, node))
                 elif isinstance(fault, RandomFailures):
                     self.env.process(self._random(fault, node, i))
 
@@ -97,6 +102,27 @@ class FaultInjector:
         opened = self.fail(node, fault.cause)
         yield self.env.timeout(fault.end - fault.at)
         self.repair(opened)
+
+    def _degraded(self, fault: Degraded, node: str):
+        """The node's stations serve ``factor`` times slower for the fault's time (work already assigned
+        keeps its end: the slowdown applies to what arrives meanwhile)."""
+        yield self.env.timeout(fault.at)
+        comp = self.components[node]
+        incident = Incident(node, comp.kind, self.env.now, math.nan, fault.cause, fault.factor)
+        self.incidents.append(incident)
+        active = self._slow.setdefault(node, [])
+        active.append(fault.factor)
+        self._set_slowdown(comp, active)
+        yield self.env.timeout(fault.end - fault.at)
+        active.remove(fault.factor)
+        self._set_slowdown(comp, active)
+        incident.end = self.env.now
+
+    @staticmethod
+    def _set_slowdown(comp, factors: list[float]) -> None:
+        slowdown = math.prod(factors)  # overlapping degradations multiply; none: exactly 1.0 again
+        for station in comp.stations():
+            station.slowdown = slowdown
 
     def _random(self, fault: RandomFailures, node: str, index: int):
         up_time = self.streams.sampler(f"faults.{index}.{node}.mtbf", fault.mtbf)
