@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from twin.scenario.schema import STATES
 from twin.units import UnitError, parse_duration, parse_rate, parse_size
 
 OPERATORS = ("==", "!=", "<=", ">=", "<", ">")
@@ -34,19 +35,7 @@ _OP = re.compile(r"\s*(==|!=|<=|>=|<|>)\s*")
 # The blocks of kpis.json (twin/analysis/kpis.py and the components' own result blocks), with the fields
 # of those whose fields are fixed. A test checks these against a real run's kpis.json, so they cannot
 # drift apart; a path outside them is a scenario error before the run.
-STATE_FIELDS = (
-    "offered",
-    "delivered",
-    "rejected",
-    "bounced",
-    "quarantined",
-    "attachment_held",
-    "discarded",
-    "redirected",
-    "lost",
-    "expired_at_sender",
-    "pending",
-)
+STATE_FIELDS = ("offered", *STATES)
 LATENCY_FIELDS = ("count", "mean_s", "max_s", "p50_s", "p90_s", "p95_s", "p99_s")
 KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "scenario": (),
