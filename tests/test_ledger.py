@@ -107,6 +107,25 @@ def test_retired_chunks_leave_only_their_pending_rows_in_memory():
     assert led.rows_in_memory == 0
 
 
+def test_a_final_row_written_off_changes_state_in_memory_and_on_the_spill():
+    # Delivered mail whose only copy was lost (a store's loss) becomes lost: a correction, not a second
+    # terminal state, also for rows whose chunk is already on the spill.
+    led = Ledger()
+    names(led, 4)
+    n = CHUNK + 10
+    led.offer_many(np.ones(n, dtype=np.int64), np.arange(n) / 1000, np.zeros(n), 0, np.ones(n), np.zeros(n))
+    for r in range(n):
+        led.finish(r, 1, 100.0, DELIVERED, 1, 1)
+    assert led.retire(before=1e9) == 1 and not led.holds(5)
+    led.write_off([5, 6, CHUNK + 3], 200.0, STATE_CODE["lost"], 2, 3)
+    df = led.to_frame()
+    assert list(df.loc[[5, 6, CHUNK + 3], "state"]) == ["lost"] * 3
+    assert (df.loc[[5, 6, CHUNK + 3], "t_final"] == 200.0).all()
+    assert df.loc[7, "state"] == "delivered" and (df["state"] == "lost").sum() == 3
+    assert led.double_final == 0
+    led.close()
+
+
 @st.composite
 def operations(draw):
     ops = []

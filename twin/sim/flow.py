@@ -102,7 +102,11 @@ def journey(
     retrying = None
     while True:
         if opened is None:
-            ledger.attempt(r0, n)
+            live = getattr(msg, "live", None)
+            if live is None:
+                ledger.attempt(r0, n)
+            else:  # the recipients refused at RCPT are final, maybe written to disk: not tried again
+                ledger.attempt_rows(live)
             stage = yield from attempt(msg)
         else:
             stage = yield from attempt(msg, opened)

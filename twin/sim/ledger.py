@@ -22,6 +22,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,6 +133,9 @@ class Ledger:
         # Terminal states written later in one vectorised step (finish_later): first row, rows, time,
         # state, stage, node of each message.
         self._later: tuple[list, ...] = ([], [], [], [], [], [])
+        # Rows written off after they were final (delivered into a store whose disks were then lost), whose
+        # chunk was already on the spill: row -> (t_final, state, stage, node), laid over it by ``blocks``.
+        self._amended: dict[int, tuple[float, int, int, int]] = {}
 
     # -- where rows are ------------------------------------------------------------------------------------
 
@@ -315,6 +319,12 @@ class Ledger:
                 c, i = self._at(r)
                 c.attempts[i] += 1
 
+    def attempt_rows(self, rows) -> None:
+        """``attempt`` for recipients that need not be consecutive."""
+        for r in rows:
+            c, i = self._at(r)
+            c.attempts[i] += 1
+
     def finish(self, r0: int, n: int, t: float, state: int, stage: int, node: int) -> None:
         if n == 1:
             c = self._chunks[r0 >> SHIFT]
@@ -353,6 +363,17 @@ class Ledger:
             self.finish(r0, n, t, state, stage, node)
         else:
             self.finish_rows(live, t, state, stage, node)
+
+    def write_off(self, rows, t: float, state: int, stage: int, node: int) -> None:
+        """Change the terminal state of rows that were final already (delivered mail whose only copy
+        was lost): not a second terminal state, a correction. Rows no longer in memory are amended when
+        the ledger is read (``blocks``)."""
+        for r in rows:
+            if self.holds(r):
+                c, i = self._at(r)
+                c.state[i], c.stage[i], c.node[i], c.t_final[i] = state, stage, node, t
+            else:
+                self._amended[r] = (t, state, stage, node)
 
     def finish_later(self, r0: int, n: int, t: float, state: int, stage: int, node: int) -> None:
         """``finish``, written at the next ``flush``: for messages nothing else touches afterwards (the
@@ -485,6 +506,7 @@ class Ledger:
                 values[k] = np.concatenate([np.fromfile(self._spill_dir / f"stray.{k}", dtype=t), values[k]])
         order = np.argsort(rows, kind="stable")
         rows = rows[order]
+        amended = sorted(self._amended)
         values = {k: v[order] for k, v in values.items()}
         for ci in range((self.n + MASK) >> SHIFT):
             lo, hi = ci << SHIFT, min(self.n, (ci + 1) << SHIFT)
@@ -498,6 +520,10 @@ class Ledger:
                 at = rows[a:b] - lo
                 for k in COLUMNS:
                     block[k][at] = values[k][a:b]
+            for r in amended[bisect_left(amended, lo) : bisect_left(amended, hi)]:
+                i = r - lo
+                t, block["state"][i], block["stage"][i], block["node"][i] = self._amended[r]
+                block["t_final"][i] = t
             yield block
 
     def _read_spill(self, column: str, ci: int) -> np.ndarray:
