@@ -25,9 +25,10 @@ venv: $(STAMP) ## create .venv and install mailtwin with the dev tools
 run: $(STAMP) ## run the baseline scenario into reports/baseline/
 	$(BIN)/mailtwin run $(SCENARIO) --out $(OUT)
 
-test: $(STAMP) ## lint (ruff check) and run the whole test suite
+test: $(STAMP) ## lint (ruff check), the whole test suite, and the failover library (mailtwin check)
 	$(BIN)/ruff check twin tests bench
 	$(BIN)/python -m pytest -q
+	$(BIN)/mailtwin check scenarios/failover --junit reports/failover.xml
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check twin tests bench

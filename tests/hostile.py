@@ -531,7 +531,7 @@ CASES: list[Case] = [
             ("platform=[]", "platform: expected a mapping"),
             (
                 "faults=[{kind: meltdown}]",
-                "faults[0]: unknown kind 'meltdown' (expected one of: outage, degraded, random)",
+                "faults[0]: unknown kind 'meltdown' (expected one of: outage, degraded, loss, random)",
             ),
             (
                 "faults=[{kind: outage, target: nowhere, at: 1h, duration: 1h}]",

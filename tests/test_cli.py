@@ -41,6 +41,7 @@ def test_run_writes_the_contracted_files(run_dir):
         "utilisation.png",
         "headroom.png",
         "spool.png",
+        "replication.png",
     }
     assert not [p for p in run_dir.rglob(".*.tmp")]
 

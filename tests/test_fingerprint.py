@@ -17,7 +17,7 @@ RUNS = {
     # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "308734819d674250bce1343207df6912cbcee612480814ecb078c3276bc3bfd7",
+        "a6cd00f5050ee6dfc0718399e4ec79852c732a5c43088043123c26fd00161b67",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices.
@@ -29,7 +29,7 @@ RUNS = {
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
         ],
-        "2b3828e95818a68a0a55e0c91ec73b3d7e01c9eaf117852f92025810372b7b4b",
+        "5d0b16d8d8865955fabc05b93f967d73c52efc11f3acc433866f0b098099c767",
     ),
 }
 

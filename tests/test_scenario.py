@@ -155,7 +155,7 @@ def test_fault_entries_are_checked():
         twin.scenario_from_dict(data)
     assert [str(p) for p in exc.value.problems] == [
         "<dict>: faults[1]: give exactly one of 'duration' or 'until'",
-        "<dict>: faults[2]: unknown kind 'flood' (expected one of: outage, degraded, random)",
+        "<dict>: faults[2]: unknown kind 'flood' (expected one of: outage, degraded, loss, random)",
         "<dict>: faults[3].mttr: required field missing",
     ]
     data["faults"] = [data["faults"][0], {"kind": "outage", "target": "s", "at": "3h", "until": "4h"}]

@@ -48,7 +48,12 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None, force: bool = Fal
     timeseries = model.probe.frame(scenario.clock.t0, scenario.clock.timezone)
     workdir = Path(tempfile.mkdtemp(prefix="mailtwin-run-"))
     try:
-        tally = LedgerTally(model.ledger, scenario.clock.warmup, scenario.outputs.quality.delivery_within)
+        tally = LedgerTally(
+            model.ledger,
+            scenario.clock.warmup,
+            scenario.outputs.quality.delivery_within,
+            windows=[(i.start, model.end if i.end != i.end else i.end) for i in model.faults.incidents],
+        )
         write_ledger(model.ledger, workdir / "ledger.parquet", also=[tally.add])
         model.ledger.close()
         kpis = compute_kpis(model, timeseries, tally)

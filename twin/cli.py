@@ -307,7 +307,16 @@ def cmd_schema(args) -> int:
 
     if args.out is not None:
         check_output_file("--out", args.out)
-    text = json.dumps(Scenario.model_json_schema(by_alias=True), indent=2) + "\n"
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["properties"] = {
+        "extends": {
+            "type": "string",
+            "description": "a scenario this one extends (a path relative to this file, or a shipped "
+            "scenario's name): its sections are merged under this file's (docs/scenarios.md)",
+        },
+        **schema["properties"],
+    }
+    text = json.dumps(schema, indent=2) + "\n"
     if args.out is not None:
         write_text(args.out, text)
     else:

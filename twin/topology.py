@@ -141,9 +141,9 @@ DEPENDENCIES = (
     Dependency(
         "replica",
         "san",
-        "replication stops",
-        False,
-        missing="the replica is a node without behaviour",
+        "replication stops: the primary's log grows and the next sync_client run catches up",
+        True,
+        "tests/test_replica.py::test_the_replica_without_its_san_stops_replication_and_catches_up",
     ),
     Dependency(
         "lists",

@@ -145,37 +145,96 @@ def tags(model, tally: LedgerTally) -> dict:
     }
 
 
-def incidents(model) -> list[dict]:
-    """Each outage of a node, with what it does: the node's own effect and its dependents' (the
-    ``depends_on`` edges into it), each marked whether the model simulates it yet."""
+def incidents(model, timeseries=None, tally: LedgerTally | None = None) -> list[dict]:
+    """Each outage of a node, with what it does (the node's own effect and its dependents', the
+    ``depends_on`` edges into it, each marked whether the model simulates it yet) and what it did
+    (docs/outputs.md, "incidents"): SMTP transactions deferred while it lasted, the messages it left
+    waiting on the frontends' spools and how long they took to drain, the longest extra delay of the mail
+    offered while it lasted, and for the serving store the replication figures (RPO, RTO, lost)."""
     graph = model.graph
+    smtp = model.groups["frontend"].service if "frontend" in model.groups else None
+    pair = model.groups["store"].service if "store" in model.groups else None
+    spool = _spool_total(timeseries)
+    p50 = None
+    if tally is not None and tally.latencies().n:
+        p50 = float(tally.latencies().quantiles(np.array([0.5]))[0])
     out = []
-    for i in model.faults.incidents:
+    for k, i in enumerate(model.faults.incidents):
+        down = math.isinf(i.factor)
+        end = i.end if not math.isnan(i.end) else model.end
         dependents = sorted(
             {
                 (graph.nodes[u]["kind"], d["effect"], d["modelled"])
-                for u, _, k, d in graph.in_edges(i.target, keys=True, data=True)
-                if k == "depends_on"
+                for u, _, kind, d in graph.in_edges(i.target, keys=True, data=True)
+                if kind == "depends_on"
             }
         )
-        out.append(
-            {
-                "target": i.target,
-                "class": i.kind,
-                "start_s": i.start,
-                "end_s": _finite(i.end),
-                "duration_s": (i.end if not math.isnan(i.end) else model.end) - i.start,
-                "cause": i.cause,
-                "degraded_factor": None if math.isinf(i.factor) else i.factor,
-                "effect": model.components[i.target].OUTAGE
-                if math.isinf(i.factor)
-                else f"works {i.factor:g} times slower (every service time of its CPU and disks)",
-                "dependents": [{"class": c, "effect": e, "modelled": m} for c, e, m in dependents]
-                if math.isinf(i.factor)
-                else [],
-            }
-        )
+        entry = {
+            "target": i.target,
+            "class": i.kind,
+            "start_s": i.start,
+            "end_s": _finite(i.end),
+            "duration_s": end - i.start,
+            "cause": i.cause,
+            "loss": i.loss,
+            "degraded_factor": None if down else i.factor,
+            "restarted_on": i.restarted_on,
+            "effect": model.components[i.target].OUTAGE
+            if down
+            else f"works {i.factor:g} times slower (every service time of its CPU and disks)",
+            "dependents": [{"class": c, "effect": e, "modelled": m} for c, e, m in dependents]
+            if down
+            else [],
+            "refused": smtp.refused_between(i.start, end) if smtp is not None else 0,
+            **_spooled(spool, i.start, end),
+            "max_delay_s": None,
+            "lost": i.lost,
+        }
+        if tally is not None and p50 is not None and k < len(tally.window_max):
+            worst = tally.window_max[k]
+            entry["max_delay_s"] = None if math.isnan(worst) else max(0.0, worst - p50)
+        failure = pair.failure_of(i.target, i.start) if pair is not None and down else None
+        if i.kind in ("store", "replica"):
+            entry["rpo_messages"] = failure.rpo_messages if failure else None
+            entry["rpo_s"] = failure.rpo_s if failure else None
+            entry["rto_s"] = failure.rto_s if failure else None
+        out.append(entry)
     return out
+
+
+def _spool_total(timeseries):
+    """(sample times, messages held on all the frontends' spools: their last try found the destination
+    unavailable) from the time series, or None."""
+    if timeseries is None or not len(timeseries) or "spool_held_messages" not in timeseries:
+        return None
+    total = timeseries.groupby("t")["spool_held_messages"].sum()
+    return total.index.to_numpy(dtype=float), total.to_numpy(dtype=float)
+
+
+def _spooled(spool, start: float, end: float) -> dict:
+    """The spool figures of an incident from ``start`` to ``end``: the most messages held (their
+    destination unavailable) above the level of the last sample before it, and the seconds from its end
+    until the spools are back to that level (to within 5 % of that peak, and at least one message; None:
+    not within the run). At the probe's sample interval."""
+    if spool is None:
+        return {"spooled_peak": 0, "time_to_drain_s": None}
+    t, v = spool
+    before_i = np.searchsorted(t, start, side="right") - 1
+    before = v[before_i] if before_i >= 0 else 0.0
+    during = t >= start
+    if not during.any():
+        return {"spooled_peak": 0, "time_to_drain_s": None}
+    first_peak = float(v[during & (t <= end)].max()) if (during & (t <= end)).any() else before
+    threshold = before + max(1.0, 0.05 * (first_peak - before))
+    back = np.flatnonzero((t >= end) & (v <= threshold))
+    drained_at = t[back[0]] if len(back) else math.inf
+    peak = float(v[during & (t <= drained_at)].max()) - before
+    if peak <= 0:
+        return {"spooled_peak": 0, "time_to_drain_s": 0.0}
+    return {
+        "spooled_peak": int(peak),
+        "time_to_drain_s": None if math.isinf(drained_at) else float(drained_at - end),
+    }
 
 
 def collect(model, timeseries) -> dict[str, dict]:
@@ -231,7 +290,7 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
         "delivery_latency": lat,
         "components": blocks.pop("components", {}),
         "queues": blocks.pop("queues", {}),
-        "incidents": incidents(model),
+        "incidents": incidents(model, timeseries, tally),
     }
     smtp = blocks.pop("smtp", None)
     if tally.counts[1].any() and smtp is not None:

@@ -4,6 +4,8 @@ that does not grow with the run: counts by origin, traffic class, state and stag
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from twin.scenario.schema import STATES
@@ -64,7 +66,7 @@ class LatencyHistogram:
 
 
 class LedgerTally:
-    def __init__(self, ledger, warmup: float, delivery_within: float):
+    def __init__(self, ledger, warmup: float, delivery_within: float, windows=()):
         self.classes = list(ledger.classes.names)
         self.stages = list(ledger.stages.names)
         origins = ledger.origins.names
@@ -81,6 +83,9 @@ class LedgerTally:
         self.inbound_delivered_within = 0
         self.scanned = 0
         self.delivered_scores = np.zeros(101, dtype=np.int64)  # delivered recipients by spam score
+        # Incident windows [start, end): the longest delivery latency of the recipients offered in each
+        self.windows = list(windows)
+        self.window_max = [math.nan] * len(self.windows)
 
     def add(self, b: dict[str, np.ndarray]) -> None:
         """One block of ledger rows (``{column: array}``)."""
@@ -98,6 +103,14 @@ class LedgerTally:
         if after.any():
             for c in np.unique(cls[after]).tolist():
                 self._latency[c].add(latency[after & (cls == c)])
+        if self.windows and delivered.any():
+            t = b["t_offered"]
+            for k, (start, end) in enumerate(self.windows):
+                caught = delivered & (t >= start) & (t < end)
+                if caught.any():
+                    m = float(latency[caught].max())
+                    if not m <= self.window_max[k]:  # also when it is still NaN
+                        self.window_max[k] = m
         q = inbound & delivered
         self.inbound_delivered += int(q.sum())
         self.inbound_delivered_within += int(np.count_nonzero(latency[q] <= self._within))

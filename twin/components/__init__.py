@@ -4,10 +4,10 @@ plain ``Server``s. Adding a kind: docs/architecture.md, "Adding a component"."""
 from twin.components.balancer import LoadBalancer
 from twin.components.base import Component, Group
 from twin.components.frontend import Frontend
+from twin.components.replica import Primary, Replica
 from twin.components.scanner import Scanner
 from twin.components.server import Internet, QueueingStation, Server
 from twin.components.station import Station
-from twin.components.store import Store
 
 # Node kind -> component class.
 REGISTRY: dict[str, type[Component]] = {
@@ -15,7 +15,8 @@ REGISTRY: dict[str, type[Component]] = {
     "station": QueueingStation,
     "frontend": Frontend,
     "scanner": Scanner,
-    "store": Store,
+    "store": Primary,
+    "replica": Replica,
     "load_balancer": LoadBalancer,
 }
 DEFAULT = Server

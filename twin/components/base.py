@@ -134,6 +134,12 @@ class Component:
         """The node is back (called once per repair)."""
         self.cluster.member_changed(self)
 
+    def lose_data(self) -> int:
+        """The node failed for good and will come back empty (a ``loss`` fault, called after
+        ``went_down``): a class that holds data (a spool, mailboxes) writes off what it held and returns
+        how many recipients were lost with it. Default: nothing is held."""
+        return 0
+
     def stations(self) -> list[Station]:
         return [self.station] if self.station is not None else []
 
@@ -158,6 +164,11 @@ class Component:
         if self.station is None:
             return {}
         return {"components": {"kind": self.kind, **self.station.statistics(self.ctx.end)}}
+
+
+def _capacity(m: Component) -> float:
+    """A member's weight in weighted round robin: its CPU capacity."""
+    return max(m.attrs.get("cores", 1), 1) * max(m.attrs.get("speed", 1.0), 1e-9)
 
 
 class Group:
@@ -197,9 +208,7 @@ class Group:
             }[policy]
         if policy == "random" and len(members) > 1:
             self._r = batched(ctx.streams.generator(f"{name}.balance").random)
-        self._weights_all = [
-            max(m.attrs.get("cores", 1), 1) * max(m.attrs.get("speed", 1.0), 1e-9) for m in members
-        ]
+        self._weights_all = [_capacity(m) for m in members]
         for m in members:
             m.cluster = self
         self.refresh()
@@ -219,6 +228,15 @@ class Group:
             self.believe(member, member.up)
         else:
             self.gate.watch(self, member)
+
+    def serve_with(self, members: list[Component]) -> None:
+        """Hand the group's address to other instances (a replica promoted to primary, a switch back);
+        with none, every connection fails (a switch-over in progress). Clients know it at once."""
+        self.members = members
+        for m in members:
+            self.believed[m.name] = m.up
+        self._weights_all = [_capacity(m) for m in members]
+        self.refresh()
 
     def believe(self, member: Component, up: bool) -> None:
         self.believed[member.name] = up

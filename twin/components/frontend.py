@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from twin.components.store import Store
 
 BOUNCED = STATE_CODE["bounced"]
+LOST = STATE_CODE["lost"]
 LMTP_REASONS = {
     "550": "550 5.1.1 mailbox unknown",
     "552": "552 5.2.2 over quota",
@@ -43,7 +44,7 @@ class Spooled(QueuedMessage):
     """A message on a frontend's spool (with what the retry rules keep per message, ``QueuedMessage``);
     ``rows`` are the ledger rows of its undelivered recipients."""
 
-    __slots__ = ("busy", "frozen", "group", "msg", "null_sender", "records", "rows", "wake")
+    __slots__ = ("busy", "frozen", "group", "held", "msg", "null_sender", "records", "rows", "wake")
 
     def __init__(self, msg: Message, group, received: float, null_sender: bool, rows: list[int]):
         self.received = received
@@ -55,6 +56,7 @@ class Spooled(QueuedMessage):
         self.null_sender = null_sender  # bounces and warnings: never bounced again, never warned about
         self.busy = False  # a delivery run has it (Exim locks the message)
         self.frozen = False
+        self.held = False  # its last try found its destination unavailable (not a full mailbox)
         # When every recipient waits for its address retry time: nothing can happen to the message before
         # ``wake`` as long as its addresses' retry records are these very ``records`` (see _asleep).
         self.wake = 0.0
@@ -63,7 +65,9 @@ class Spooled(QueuedMessage):
 
 class Frontend(Server):
     SERVICE = SmtpService  # the virtual address remote MTAs connect to
-    GAUGES = ("spool_messages", "spool_bytes")
+    # spool_held_messages: those whose last try found the destination unavailable (host down, LMTP cut,
+    # 451), not a full mailbox: what an incident leaves waiting (the incident figures use it)
+    GAUGES = ("spool_messages", "spool_bytes", "spool_held_messages")
     OUTAGE = (
         "its SMTP sessions drop (the senders retry) and it accepts and delivers nothing; its spool survives, "
         "and its queue runs start again when it is back"
@@ -87,6 +91,7 @@ class Frontend(Server):
         self.spool_bytes = 0
         self.spool_peak = 0  # the most messages (and bytes) the spool held at once
         self.spool_peak_bytes = 0
+        self.held = 0  # messages on the spool with ``held`` set
         self.runners = 0
         # What this frontend's Exim did, for the KPIs.
         self.counts = dict.fromkeys(
@@ -101,6 +106,7 @@ class Frontend(Server):
                 "frozen",
                 "notices_sent",
                 "deliveries_cut",
+                "lost",
             ),
             0,
         )
@@ -136,6 +142,21 @@ class Frontend(Server):
         self.runners = 0
         if self._daemon_process.is_alive:
             self._daemon_process.interrupt()
+
+    def lose_data(self) -> int:
+        """Its spool disk is gone: every recipient waiting on it is lost there (``spool lost``), and
+        frozen bounces with them."""
+        now, ledger = self.env.now, self.ledger
+        stage = ledger.stages.code("spool lost")
+        lost = 0
+        for item in self.spool.values():
+            ledger.finish_rows(item.rows, now, LOST, stage, self.code)
+            lost += len(item.rows)
+        self.counts["lost"] += lost
+        self.spool.clear()
+        self.spool_bytes = 0
+        self.held = 0
+        return lost
 
     def came_up(self) -> None:
         """Exim's daemon starts again, with a queue run at once (daemon.c)."""
@@ -234,8 +255,10 @@ class Frontend(Server):
                     self._notify(item, "bounce")
             elif run.step is Step.BOUNCE:
                 self._give_up(item, item.rows, run.reason)
-            elif run.warn:
-                self._notify(item, "delay_warning")
+            else:
+                self._hold(item, True)
+                if run.warn:
+                    self._notify(item, "delay_warning")
         finally:
             item.busy = False
 
@@ -300,13 +323,15 @@ class Frontend(Server):
         if self.boot != boot:
             return  # this frontend died during the session: the message waits on its spool
         if replies is None:  # the store died during the session: no replies, a host error
+            self._hold(item, True)
             self.counts["deliveries_cut"] += 1
             if db.failed(("host", item.group.name), self.env.now, item.received):
                 self._give_up(item, item.rows, "retry timeout exceeded")
             elif item.warning_due(self.env.now, self.warning_times):
                 self._notify(item, "delay_warning")
             return
-        temporary, permanent = replies
+        temporary, permanent, unavailable = replies
+        self._hold(item, unavailable)
         boxes, r0, now = msg.boxes, msg.r0, self.env.now
         if db.records:
             refused = set(temporary).union(r for r, _ in permanent) if temporary or permanent else ()
@@ -358,9 +383,15 @@ class Frontend(Server):
         ledger.finish_rows(rows, self.env.now, BOUNCED, ledger.stages.code(reason), self.code)
         self._notify(item, "bounce")
 
+    def _hold(self, item: Spooled, held: bool) -> None:
+        if item.held != held:
+            item.held = held
+            self.held += 1 if held else -1
+
     def _unspool(self, item: Spooled) -> None:
         if self.spool.pop(item.msg.r0, None) is item:
             self.spool_bytes -= item.msg.size
+            self._hold(item, False)
 
     def notify_recipients(self, mail: Message, rows: list[int]) -> None:
         """Stage 5: the attachment is held back and each recipient gets a notice in the mailbox."""
@@ -386,7 +417,7 @@ class Frontend(Server):
     # -- what the run reports ----------------------------------------------------------------------------
 
     def gauges(self) -> tuple[float, ...]:
-        return len(self.spool), self.spool_bytes
+        return len(self.spool), self.spool_bytes, self.held
 
     def results(self) -> dict[str, dict]:
         return {

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from twin.sim.flow import Mail
 
 REJECTED = STATE_CODE["rejected"]
+REFUSAL_BIN = 10  # seconds: the resolution of the refusals counted per incident
 HELD = STATE_CODE["attachment_held"]
 QUARANTINED = STATE_CODE["quarantined"]
 
@@ -164,15 +165,25 @@ class SmtpService:
         self.transactions = 0  # SMTP transactions remote senders began (each try counts)
         self.data_transfers = 0  # ... of which reached DATA
         self.tempfails: dict[int, int] = {}  # 4xx and failed connections, by ledger stage code
+        # ... and by 10-second bin of the clock (int(now) // REFUSAL_BIN), for the incident figures
+        self.tempfails_by_bin: dict[int, int] = {}
         # SMTP replies (from the client's last byte to the server's answer), and of them those later than
         # the quality target; counted where they happen (a method call per reply costs a few per cent).
         self.replies = 0
         self.replies_late = 0
 
-    def tempfail(self, stage: int) -> int:
-        """Count a temporary refusal of an SMTP transaction at ``stage``; returns the stage."""
+    def tempfail(self, stage: int, at: float | None = None) -> int:
+        """Count a temporary refusal of an SMTP transaction at ``stage`` (at ``at``, default now); returns
+        the stage."""
         self.tempfails[stage] = self.tempfails.get(stage, 0) + 1
+        b = int(self.env.now if at is None else at) // REFUSAL_BIN
+        self.tempfails_by_bin[b] = self.tempfails_by_bin.get(b, 0) + 1
         return stage
+
+    def refused_between(self, start: float, end: float) -> int:
+        """SMTP transactions deferred (4xx, failed connections) from ``start`` to ``end``, to the bin."""
+        lo, hi = int(start) // REFUSAL_BIN, int(end) // REFUSAL_BIN
+        return sum(n for b, n in self.tempfails_by_bin.items() if lo <= b <= hi)
 
     # -- connect to MAIL FROM, decided at connect ---------------------------------------------------------
 
@@ -191,16 +202,16 @@ class SmtpService:
         self.transactions += 1
         fe = self.frontends.connect()
         if fe is None:
-            return self.tempfail(st.connect)
+            return self.tempfail(st.connect, now)
         smtp = fe.smtp
         if smtp.open_connections(now) >= smtp.accept_max:
-            return self.tempfail(st.smtp_accept_max)
+            return self.tempfail(st.smtp_accept_max, now)
         smtp.sessions += 1
         t = fe.station.assign(fe.service_time(), now) if fe.station is not None else now
         blocklist = fe.blocklist
         if blocklist is not None:
             if blocklist.connect() is None:
-                return self.tempfail(st.blocklist_unreachable)
+                return self.tempfail(st.blocklist_unreachable, now)
             t += smtp.lookup()
         self.replies += 1
         if t - now > self.reply_within:

@@ -13,7 +13,11 @@ and quota files). Each recipient gets its own reply, as in Cyrus's ``lmtpengine.
 - otherwise ``250``: the message is in the mailbox and the mailbox grows by its size.
 
 A session whose store or frontend fails before the replies is not acknowledged: nothing is delivered,
-the message stays on the frontend's spool. Sieve (stage 12) and replication come with their issues.
+the message stays on the frontend's spool.
+
+Every delivery (its recipients with a 250) enters the replication log that ``sync_client`` replays to the
+replica, and the primary and the replica swap roles in a switch-over (``replica.py``). Sieve (stage 12)
+comes with its issue.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ DELIVERED = STATE_CODE["delivered"]
 
 class Store(Server):
     OUTAGE = "LMTP connections fail: accepted mail waits on the frontends' spools (host retry record)"
+    GAUGES = ("replication_backlog_messages", "replication_backlog_bytes", "replication_backlog_age_s")
     protocol = "lmtp"
 
     def __init__(self, ctx, name, attrs, spec):
@@ -43,16 +48,33 @@ class Store(Server):
         self.mailboxes = ctx.mailboxes
         self.ledger = ctx.ledger
         self.san = None
+        self.replication = None  # the pair's Replication (replica.py), set when the service is built
+        self.empty = False  # came back from a loss: holds no mailboxes until copied from the other store
 
     def start(self) -> None:
         self.san = self.needs.get("san")
 
+    def went_down(self) -> None:
+        super().went_down()
+        if self.replication is not None:
+            self.replication.went_down(self)
+
+    def came_up(self) -> None:
+        super().came_up()
+        if self.replication is not None:
+            self.replication.came_up(self)
+
+    def lose_data(self) -> int:
+        """Its disks are gone: what it acknowledged and had not replicated is lost (``Replication``)."""
+        self.empty = True
+        return self.replication.lost(self) if self.replication is not None else 0
+
     def lmtp(
         self, msg: Message, rows: list[int], client: Component
-    ) -> Generator[simpy.Event, None, tuple[list[int], list[tuple[int, str]]] | None]:
+    ) -> Generator[simpy.Event, None, tuple[list[int], list[tuple[int, str]], bool] | None]:
         """Deliver ``msg`` from ``client`` (a frontend) to the recipients in ``rows``; a generator returning
-        (temporary rows, permanent [(row, reply code)]), or None if the session was cut (this store or
-        the client failed before the replies)."""
+        (temporary rows, permanent [(row, reply code)], whether the store was unavailable: 451 to all), or
+        None if the session was cut (this store or the client failed before the replies)."""
         env = self.env
         boot, client_boot = self.boot, client.boot
         san = self.san
@@ -60,7 +82,7 @@ class Store(Server):
         if san is not None:
             node = san.connect()
             if node is None:  # the mailbox metadata lives on the SAN (seed §2)
-                return self._unavailable(rows), []
+                return self._unavailable(rows), [], True
         now = env.now
         if self.station is not None:
             end = self.station.assign(self.work(msg.size), now)
@@ -81,13 +103,14 @@ class Store(Server):
         if self.boot != boot or client.boot != client_boot:
             return None
         if node is not None and node.boot != san_boot:
-            return self._unavailable(rows), []
+            return self._unavailable(rows), [], True
         boxes = self.mailboxes
         ledger = self.ledger
         status, usage, quota = boxes.status_of, boxes.usage, boxes.quota_of
         temporary, permanent = [], []
         replies = self.replies
         boxes, r0 = msg.boxes, msg.r0
+        delivered = []
         for r in rows:
             box = boxes[r - r0]
             if box >= 0:
@@ -106,7 +129,30 @@ class Store(Server):
                 usage[box] += msg.size
             replies["250"] += 1
             ledger.finish(r, 1, now, DELIVERED, self.stage, self.code)
-        return temporary, permanent
+            delivered.append(r)
+        if delivered and self.replication is not None:
+            self.replication.acknowledged(self, msg, delivered, now)
+        return temporary, permanent, False
+
+    def apply(self, batch: list[tuple], now: float) -> float:
+        """Replay ``batch`` (replication log entries: time, size, rows, mailboxes) as the target of
+        replication, as sync_server does: one stream of work on one CPU and one disk at a time, and the
+        metadata on the SAN. Returns when the batch is applied."""
+        done = now
+        if self.station is not None:
+            done = self.station.assign(sum(self.work(e[1]) for e in batch), now)
+        if self.disk is not None:
+            done = max(done, self.disk.assign(sum(self.disk_time(e[1]) for e in batch), now))
+        node = self.san.connect() if self.san is not None else None
+        if self.metadata_ops and node is not None and node.station is not None:
+            ops = self.metadata_ops * sum(len(e[2]) for e in batch)
+            done = max(done, node.station.assign(node.service_time() * ops, now))
+        return done
+
+    def gauges(self) -> tuple[float, ...]:
+        if self.replication is None:
+            return 0, 0, 0
+        return self.replication.backlog_of(self)
 
     def _unavailable(self, rows: list[int]) -> list[int]:
         self.replies["451"] += len(rows)

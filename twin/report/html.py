@@ -87,23 +87,57 @@ def _quality(k: dict) -> list[list]:
 
 
 def _incidents(k: dict) -> list[list]:
+    def figure(v, fmt=_hms):
+        return "–" if v is None else fmt(v)
+
+    rows = []
+    for i in k["incidents"]:
+        what = "; ".join(
+            [i["effect"]]
+            + [
+                f"{d['class']}: {d['effect']}" + ("" if d["modelled"] else " (not modelled yet)")
+                for d in i["dependents"]
+            ]
+        )
+        if i.get("restarted_on"):
+            what += f"; VMware HA restarted it on {i['restarted_on']}"
+        rows.append(
+            [
+                i["target"],
+                i["class"] + (" (loss)" if i.get("loss") else ""),
+                _hms(i["start_s"]),
+                "still down" if i["end_s"] is None else _hms(i["end_s"]),
+                _hms(i["duration_s"]),
+                i["cause"],
+                f"{i.get('refused', 0):,}",
+                f"{i.get('spooled_peak', 0):,}",
+                figure(i.get("time_to_drain_s")),
+                figure(i.get("max_delay_s")),
+                figure(i.get("rpo_messages"), "{:,}".format) + " / " + figure(i.get("rpo_s"))
+                if "rpo_s" in i
+                else "–",
+                figure(i.get("rto_s")) if "rto_s" in i else "–",
+                f"{i.get('lost', 0):,}",
+                what,
+            ]
+        )
+    return rows
+
+
+def _replication(k: dict) -> list[list]:
+    r = k.get("replication")
+    if not r:
+        return []
     return [
+        ["replicated messages", f"{r['replicated']:,}"],
         [
-            i["target"],
-            i["class"],
-            _hms(i["start_s"]),
-            "still down" if i["end_s"] is None else _hms(i["end_s"]),
-            _hms(i["duration_s"]),
-            i["cause"],
-            "; ".join(
-                [i["effect"]]
-                + [
-                    f"{d['class']}: {d['effect']}" + ("" if d["modelled"] else " (not modelled yet)")
-                    for d in i["dependents"]
-                ]
-            ),
-        ]
-        for i in k["incidents"]
+            "lag p50 / p95 / max",
+            " / ".join("–" if r[f] is None else _hms(r[f]) for f in ("lag_p50_s", "lag_p95_s", "lag_max_s")),
+        ],
+        ["backlog peak (messages)", f"{r['backlog_peak_messages']:,}"],
+        ["switch-overs / failbacks", f"{r['switchovers']} / {r['failbacks']}"],
+        ["recovered / lost recipients", f"{r['recovered']:,} / {r['lost']:,}"],
+        ["serving at the end", r["serving"]],
     ]
 
 
@@ -173,6 +207,11 @@ def write_report(res, out: Path) -> list[Path]:
         if k["queues"]:
             spool_rows = res.timeseries[res.timeseries["component"].isin(list(k["queues"]))]
             written["spool"] = plots.spool(spool_rows, plot_dir / "spool.png", tz, horizon_end, spans)
+        if k.get("replication"):
+            stores = res.timeseries[res.timeseries["kind"].isin(["store", "replica"])]
+            written["replication"] = plots.replication(
+                stores, plot_dir / "replication.png", tz, horizon_end, spans
+            )
 
     rec = k["recipients"]
     offered = rec["offered"] or 1
@@ -216,6 +255,7 @@ def write_report(res, out: Path) -> list[Path]:
             for name, q in k["queues"].items()
         ],
         incidents=_incidents(k),
+        replication=_replication(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

@@ -152,6 +152,21 @@ def spool(ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=Non
     )
 
 
+def replication(ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=None) -> Path:
+    """Messages the serving store acknowledged and had not yet replicated, at each sample."""
+    return _waiting(
+        ts,
+        path,
+        tz,
+        "replication_backlog_messages",
+        "component",
+        "messages not replicated",
+        "Replication backlog (held by the serving store)",
+        horizon_end,
+        incidents,
+    )
+
+
 def _waiting(
     ts: pd.DataFrame,
     path: Path,

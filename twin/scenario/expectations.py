@@ -58,6 +58,19 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "mailboxes": None,
     "scanners": None,
     "lmtp_replies": None,
+    "replication": (
+        "replicated",
+        "lag_p50_s",
+        "lag_p95_s",
+        "lag_max_s",
+        "backlog_peak_messages",
+        "backlog_at_end",
+        "recovered",
+        "lost",
+        "switchovers",
+        "failbacks",
+        "serving",
+    ),
 }
 
 

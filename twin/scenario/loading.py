@@ -253,10 +253,68 @@ def parse_scenario(
     """Validate scenario YAML text; ``filename`` is what error messages call it."""
     if not isinstance(text, str):
         raise ScenarioError([Problem(filename, None, "", "expected the scenario as text (str)")])
+    data, lines = _read_extended(text, filename, ())
+    return _validate(data, lines, filename, overrides)
+
+
+MAX_EXTENDS = 8  # a chain of scenarios extending each other longer than this is a mistake
+
+
+def _read_extended(text: str, filename: str, chain: tuple[str, ...]) -> tuple[Any, dict[Loc, Any]]:
+    """The data of a scenario and the line of each key; a file with ``extends: OTHER`` (a path relative to
+    it, or a shipped scenario's name) is OTHER with this file's sections merged over it: mappings key by
+    key, anything else (a list, a value) replaced whole. Lines of what comes from OTHER name its file."""
     data, lines, problems = _parse_yaml(text, filename)
     if problems:
         raise ScenarioError(problems)
-    return _validate(data, lines, filename, overrides)
+    if not isinstance(data, dict) or "extends" not in data:
+        return data, lines
+    line = lines.get(("extends",))
+    base = data.pop("extends")
+    if not isinstance(base, str) or not base.strip():
+        raise ScenarioError([Problem(filename, line, "extends", "expected the path of a scenario file")])
+    near = Path(filename).parent / base
+    path = near if near.exists() else locate(base)
+    key = str(Path(path).resolve()) if Path(path).exists() else str(path)
+    if key in chain or len(chain) >= MAX_EXTENDS:
+        why = "extends itself: " + " -> ".join((*chain, key)) if key in chain else "too many levels"
+        raise ScenarioError([Problem(filename, line, "extends", why)])
+    try:
+        base_text = read_scenario_text(path)
+    except ScenarioError as exc:
+        raise ScenarioError(
+            [Problem(filename, line, "extends", f"{path}: {exc.problems[0].message}")]
+        ) from None
+    base_data, base_lines = _read_extended(base_text, str(path), (*chain, key))
+    if not isinstance(base_data, dict):
+        raise ScenarioError([Problem(filename, line, "extends", f"{path} is not a mapping of sections")])
+    merged_lines: dict[Loc, Any] = {
+        loc: v if isinstance(v, tuple) else (str(path), v) for loc, v in base_lines.items()
+    }
+    for loc in list(merged_lines):
+        if _replaced(data, loc):
+            del merged_lines[loc]
+    merged_lines.update(lines)
+    return _merge(base_data, data), merged_lines
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+def _replaced(over: dict, loc: Loc) -> bool:
+    """Whether ``over`` replaces what lies at ``loc`` (it gives a non-mapping at ``loc`` or above it)."""
+    node: Any = over
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            return not isinstance(node, dict)
+        node = node[part]
+    return not isinstance(node, dict)
 
 
 def revalidate(scenario: Scenario) -> Scenario:
@@ -295,7 +353,7 @@ def scenario_from_dict(
     return _validate(data, {}, name, overrides)
 
 
-def _validate(data: Any, lines: dict[Loc, int], filename: str, overrides) -> Scenario:
+def _validate(data: Any, lines: dict[Loc, Any], filename: str, overrides) -> Scenario:
     overrides = _overrides(overrides)
     if not isinstance(data, dict):
         raise ScenarioError(
@@ -316,12 +374,14 @@ def _validate(data: Any, lines: dict[Loc, int], filename: str, overrides) -> Sce
             n = min(len(set_loc), len(shown))
             if shown[:n] == set_loc[:n]:
                 return Problem(_set_name(item), None, _dotted(shown), message)
-        line = None
+        line, where = None, filename
         for k in range(len(shown), -1, -1):
             if shown[:k] in lines:
                 line = lines[shown[:k]]
                 break
-        return Problem(filename, line, _dotted(shown), message)
+        if isinstance(line, tuple):  # from the scenario this one extends
+            where, line = line
+        return Problem(where, line, _dotted(shown), message)
 
     try:
         sc = Scenario.model_validate(data)

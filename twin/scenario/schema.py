@@ -302,6 +302,54 @@ class StoreClass(ComponentClass):
     )
 
 
+class ReplicaClass(StoreClass):
+    """The Cyrus replica and its rolling replication from the primary (seed §2; docs/platform.md §A,
+    docs/failover.md). Its own fields (demand, disk, metadata_ops) are what applying a replicated message
+    costs it, and what an LMTP delivery costs it once it has been promoted to primary."""
+
+    sync_interval: DurationDist | None = Field(
+        None,
+        description="time between two runs of sync_client's rolling replication; each run replays what the "
+        "log holds; none: the replica is not fed (no replication modelled)",
+    )
+    link_rate: Size = Field(
+        100 * 1024**2, gt=0, description="bytes per second the replication link carries between the stores"
+    )
+    switchover: Duration | None = Field(
+        None,
+        gt=0,
+        description="the manual switch-over: this long after the primary fails, the replica serves LMTP as "
+        "the new primary (if the primary is still down); none: nobody switches over",
+    )
+    failback: bool = Field(
+        True,
+        description="once the old primary is back and has caught up, switch back to it (another "
+        "switchover of deferred LMTP); false: the roles stay swapped",
+    )
+    full_resync: Duration = Field(
+        6 * 3600.0,
+        ge=0,
+        description="copying every mailbox to a store that came back empty (after a loss) before it can "
+        "take replication again",
+    )
+
+
+class EsxClass(ComponentClass):
+    """The ESX cluster the virtual servers run on, with VMware HA (docs/platform.md §A)."""
+
+    ha: bool = Field(False, description="VMware HA: restart a failed host's VMs on the surviving hosts")
+    restart_delay: Duration = Field(
+        120.0, ge=0, description="from a host's failure until its VMs run again on another host (HA)"
+    )
+    vms_per_host: Count | None = Field(
+        None,
+        ge=1,
+        le=MAX_INSTANCES,
+        description="admission control: the most VMs a host may run; HA restarts no VM on a full host; "
+        "none: no limit",
+    )
+
+
 class Station(Strict):
     """A generic queueing station: `servers` identical servers, a FIFO queue, a service-time distribution."""
 
@@ -364,13 +412,13 @@ class Platform(Strict):
     scanner: ScannerClass = Field(default_factory=ScannerClass)
     scan_central: ComponentClass = Field(default_factory=ComponentClass)
     store: StoreClass = Field(default_factory=StoreClass, description="IMAP/POP3 primary (Cyrus)")
-    replica: ComponentClass = Field(default_factory=ComponentClass, description="asynchronous Cyrus replica")
+    replica: ReplicaClass = Field(default_factory=ReplicaClass, description="asynchronous Cyrus replica")
     san: ComponentClass = Field(default_factory=ComponentClass)
     lists: ComponentClass = Field(default_factory=ComponentClass)
     ldap: ComponentClass = Field(default_factory=ComponentClass)
     kdc: ComponentClass = Field(default_factory=ComponentClass)
     internal: ComponentClass = Field(default_factory=ComponentClass)
-    esx: ComponentClass = Field(default_factory=ComponentClass)
+    esx: EsxClass = Field(default_factory=EsxClass)
     stations: dict[str, Station] = Field(
         default_factory=dict, description="generic queueing stations (for studies and validation)"
     )
@@ -612,6 +660,14 @@ class Degraded(_Scheduled):
     cause: str = "degraded"
 
 
+class Loss(_Scheduled):
+    """``target`` fails from ``at`` for ``duration`` and comes back empty: what it held is gone (a
+    frontend's spool; the store's messages not yet on the replica, whose recipients end ``lost``)."""
+
+    kind: Literal["loss"]
+    cause: str = "data lost"
+
+
 class RandomFailures(Strict):
     """Independent failures of each matching node: up for an MTBF draw, down for an MTTR draw, repeatedly."""
 
@@ -634,7 +690,7 @@ class RandomFailures(Strict):
         return v
 
 
-Fault = Annotated[Outage | Degraded | RandomFailures, Field(discriminator="kind")]
+Fault = Annotated[Outage | Degraded | Loss | RandomFailures, Field(discriminator="kind")]
 
 
 class Exim(Strict):

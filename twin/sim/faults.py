@@ -1,6 +1,12 @@
 """Outages: scheduled and random failures of nodes, propagated along ``runs_on`` (an ESX host failure
-takes its virtual servers down with it), each recorded as an incident; and degraded periods, in which a
-node works but its stations serve ``factor`` times slower (an incident too, marked ``degraded``).
+takes its virtual servers down with it), each recorded as an incident; losses, outages after which the
+node comes back empty (``Component.lose_data``); and degraded periods, in which a node works but its
+stations serve ``factor`` times slower (an incident too, marked ``degraded``).
+
+VMware HA (``esx.ha``): ``restart_delay`` after a host fails, each of its VMs that is down only because of
+it starts again on the surviving host with the fewest VMs that has room (``vms_per_host``, admission
+control); the VM's incident ends then, and it stays on its new host. A VM without room stays down until
+its host is back. Without HA every VM waits for its host.
 
 A node that is down does nothing: the injector tells the component (``went_down`` / ``came_up``), which
 cuts its work in progress as its protocol says; what its clients do about it is theirs (the remote
@@ -15,7 +21,7 @@ import heapq
 import math
 from dataclasses import dataclass
 
-from twin.scenario.schema import Degraded, Outage, RandomFailures, match_nodes
+from twin.scenario.schema import Degraded, Loss, Outage, RandomFailures, match_nodes
 
 
 @dataclass
@@ -26,6 +32,9 @@ class Incident:
     end: float  # NaN while still down at the end of the run
     cause: str
     factor: float = math.inf  # how many times slower the node worked; inf: it was down
+    loss: bool = False  # the node came back empty
+    restarted_on: str | None = None  # VMware HA started the VM again on this host
+    lost: int = 0  # recipients whose only copy was on the node (a loss)
 
 
 class FaultInjector:
@@ -45,7 +54,7 @@ class FaultInjector:
         self._slow: dict[str, list[float]] = {}  # node -> factors of its degradations in force
         for i, fault in enumerate(ctx.scenario.faults):
             for node in match_nodes(ctx.scenario, fault.target):
-                if isinstance(fault, Outage):
+                if isinstance(fault, Outage | Loss):
                     self._plan(node, fault.at)
                     self.env.process(self._outage(fault, node))
                 elif isinstance(fault, Degraded):
@@ -75,31 +84,66 @@ class FaultInjector:
 
     # -- failing and repairing -----------------------------------------------------------------------------
 
-    def fail(self, node: str, cause: str) -> list[int]:
-        """Take ``node`` and its guests down; returns the incidents to close on repair."""
+    def fail(self, node: str, cause: str, loss: bool = False) -> list[int]:
+        """Take ``node`` and its guests down (``loss``: ``node`` comes back empty; its guests' disks are
+        on shared storage and survive); returns the incidents to close on repair."""
         comp = self.components[node]
         comp.down_causes += 1
         if comp.down_causes == 1:
             comp.went_down()
+        lost = comp.lose_data() if loss else 0
         opened = [len(self.incidents)]
-        self.incidents.append(Incident(node, comp.kind, self.env.now, math.nan, cause))
-        for guest in self.guests.get(node, ()):
+        self.incidents.append(Incident(node, comp.kind, self.env.now, math.nan, cause, loss=loss, lost=lost))
+        guests = list(self.guests.get(node, ()))
+        for guest in guests:
             opened += self.fail(guest, f"{node} down: {cause}")
+        spec = comp.spec
+        if guests and getattr(spec, "ha", False):
+            self.env.process(self._ha_restart(node, opened[1:], spec))
         return opened
 
     def repair(self, opened: list[int]) -> None:
         for index in opened:
             incident = self.incidents[index]
+            if not math.isnan(incident.end):
+                continue  # ended already: VMware HA started the VM on another host
             incident.end = self.env.now
-            comp = self.components[incident.target]
-            comp.down_causes -= 1
-            if comp.down_causes == 0:
-                comp.came_up()
+            self._up_again(incident.target)
 
-    def _outage(self, fault: Outage, node: str):
+    def _up_again(self, node: str) -> None:
+        comp = self.components[node]
+        comp.down_causes -= 1
+        if comp.down_causes == 0:
+            comp.came_up()
+
+    def _ha_restart(self, host: str, opened: list[int], spec):
+        """VMware HA: after ``restart_delay`` the failed host's VMs start on the surviving hosts."""
+        yield self.env.timeout(spec.restart_delay)
+        limit = spec.vms_per_host or math.inf
+        hosts = [n for n, c in self.components.items() if c.kind == "esx" and n != host]
+        for index in opened:
+            incident = self.incidents[index]
+            vm = incident.target
+            if not math.isnan(incident.end) or self.host.get(vm) != host:
+                continue
+            if self.components[vm].down_causes != 1:
+                continue  # down for a reason of its own too: HA cannot start it
+            room = [h for h in hosts if self.components[h].up and len(self.guests.get(h, ())) < limit]
+            if not room:
+                continue  # admission control: no host may take it; it waits for its own host
+            new = min(room, key=lambda h: len(self.guests.get(h, ())))
+            self.guests[host].remove(vm)
+            self.guests.setdefault(new, []).append(vm)
+            self.host[vm] = new
+            self._refresh(vm)
+            incident.end = self.env.now
+            incident.restarted_on = new
+            self._up_again(vm)
+
+    def _outage(self, fault: Outage | Loss, node: str):
         yield self.env.timeout(fault.at)
         self._unplan(node, fault.at)
-        opened = self.fail(node, fault.cause)
+        opened = self.fail(node, fault.cause, loss=isinstance(fault, Loss))
         yield self.env.timeout(fault.end - fault.at)
         self.repair(opened)
 

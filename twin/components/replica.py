@@ -1,0 +1,312 @@
+"""The Cyrus replica and the rolling replication between the two stores (seed §2; docs/platform.md §A,
+docs/failover.md).
+
+Cyrus 2.3 rolling replication: every change the serving store (the *active*, at first the primary)
+acknowledges is written to a log, and ``sync_client -r`` replays the log to the other store (the
+*standby*) in runs, one after another, waiting between two runs (its ``-d`` delay plus reading the
+log; ``replica.sync_interval``). The twin logs each delivery (the recipients that got a 250) and, in each
+run, replays what the log holds in slices: the standby applies a slice on its CPU and disk and writes the
+metadata to the SAN (``Store.apply``), and the link carries the bytes; the slice is replicated when the
+slowest of these is done. A run needs both stores up, the standby's copy complete and its SAN reachable;
+otherwise the log grows (the backlog) and the next run catches up. The lag of a message is the time from
+its 250 to the end of the slice that carried it.
+
+What the primary acknowledged and had not replicated is at risk when it fails (RPO):
+- ``outage``: the primary comes back with its disks; if nobody switched over meanwhile, replication simply
+  resumes; if the replica had been promoted, the stranded entries are replayed to it when the old
+  primary is back (resynchronised), so nothing is lost;
+- ``loss``: its disks are gone: every recipient of the unreplicated entries ends ``lost`` (stage
+  ``unreplicated``, at the primary), and the store comes back empty: it takes replication again only
+  after ``full_resync``.
+
+Failover is manual (seed §2): ``switchover`` after the primary fails, if it is still down, the replica
+serves LMTP as the new primary: the store address the frontends deliver to is handed over and their
+spools drain into it under Exim's retry rules. Until then LMTP defers. With ``failback``, once the old
+primary is back and has caught up, the roles are switched back, which costs another ``switchover`` of
+deferred LMTP; without it they stay swapped. A store that is down, empty or a standby does not take LMTP.
+
+Not modelled: sync_client's own CPU on the active store, flags, seen state and expunges (the log holds
+deliveries only), split brain (nothing is delivered to both stores).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.components.store import Store
+from twin.sim.ledger import STATE_CODE
+
+LOST = STATE_CODE["lost"]
+SLICE = 2000  # log entries a replication run replays at once (the backlog gauge moves in these steps)
+
+
+class Replica(Store):
+    """The second Cyrus store: the target of replication, and the primary after a switch-over."""
+
+    SERVICE = None  # the pair's Replication is built once, for the store group
+    OUTAGE = (
+        "replication stops: the primary's log grows (the backlog) and the next sync_client run catches up "
+        "when it is back; if it serves as the primary, LMTP fails as for the store"
+    )
+
+
+@dataclass
+class Failure:
+    """A failure of the serving store, for the incident figures."""
+
+    node: str
+    t: float
+    rpo_messages: int
+    rpo_s: float | None
+    rto_s: float | None = None
+    lost: int = 0
+
+
+class Replication:
+    """The pair of stores and the log between them (``Store.SERVICE``: built once for the store group,
+    whose address the frontends deliver to)."""
+
+    name = "replication"
+
+    def __init__(self, ctx, group):
+        self.env = ctx.env
+        self.ledger = ctx.ledger
+        self.mailboxes = ctx.mailboxes
+        self.address = group
+        self.active: Store = group.members[0]
+        self.primary = self.active  # the store that served first: where a failback returns to
+        replicas = self.active.peer("replica")
+        self.standby: Store | None = replicas.members[0] if replicas is not None else None
+        spec = self.standby.spec if self.standby is not None else None
+        self.feeds = spec is not None and spec.sync_interval is not None
+        self.switchover = spec.switchover if spec is not None else None
+        self.failback = bool(spec is not None and spec.failback)
+        self.full_resync = spec.full_resync if spec is not None else 0.0
+        self.link_rate = spec.link_rate if spec is not None else math.inf
+        self.log: deque[tuple] = deque()  # (time acknowledged, size, rows, mailboxes) on the active
+        self.log_bytes = 0
+        self.stranded: deque[tuple] = deque()  # entries of a failed active, replayed when it is back
+        self.stranded_on: Store | None = None
+        self.ready_at = 0.0  # the standby's copy is complete from then on (after a full resync)
+        self.failures: list[Failure] = []
+        self._waiting_rto: list[Failure] = []
+        self._lags: list[np.ndarray] = []
+        self.backlog_peak = 0
+        self.replicated = 0
+        self.recovered = 0
+        self.lost_recipients = 0
+        self.switchovers = 0
+        self.failbacks = 0
+        self._switching = False
+        self._refilling: set[str] = set()  # stores that came back empty and serve once copied again
+        self._unreplicated = ctx.ledger.stages.code("unreplicated")
+        for store in (self.active, self.standby):
+            if store is not None:
+                store.replication = self
+        if self.feeds:
+            self.interval = ctx.streams.sampler(f"{self.standby.name}.sync_interval", spec.sync_interval)
+            self.env.process(self._sync_client())
+
+    # -- the log --------------------------------------------------------------------------------------------
+
+    def acknowledged(self, store: Store, msg, rows: list[int], now: float) -> None:
+        """``store`` gave a 250 to ``rows`` of ``msg``: a change for the log, and maybe the end of an RTO."""
+        if self._waiting_rto:
+            for f in self._waiting_rto:
+                f.rto_s = now - f.t
+            self._waiting_rto = []
+        if not self.feeds or store is not self.active:
+            return
+        boxes = [msg.boxes[r - msg.r0] for r in rows] if msg.boxes is not None else []
+        self.log.append((now, msg.size, rows, boxes))
+        self.log_bytes += msg.size
+        if len(self.log) > self.backlog_peak:
+            self.backlog_peak = len(self.log)
+
+    def backlog_of(self, store: Store) -> tuple[int, int, int]:
+        """The backlog gauges as ``store`` holds them: messages, bytes, age of the oldest (seconds)."""
+        if store is self.active and self.log:
+            return len(self.log), self.log_bytes, int(self.env.now - self.log[0][0])
+        if store is self.stranded_on and self.stranded:
+            log = self.stranded
+            return len(log), sum(e[1] for e in log), int(self.env.now - log[0][0])
+        return 0, 0, 0
+
+    def _can_sync(self) -> bool:
+        active, standby = self.active, self.standby
+        if not (active.up and standby.up) or active.empty or standby.empty or self.env.now < self.ready_at:
+            return False
+        return standby.san is None or standby.san.connect() is not None
+
+    def _sync_client(self):
+        """sync_client -r: a run, then a wait, forever; a run replays the log in slices until it is empty
+        or a slice fails (a store went down, the standby's SAN cannot be reached)."""
+        env = self.env
+        while True:
+            yield env.timeout(self.interval())
+            while self.log and self._can_sync():
+                active, standby = self.active, self.standby
+                boots = active.boot, standby.boot
+                batch = [self.log[i] for i in range(min(SLICE, len(self.log)))]
+                now = env.now
+                size = sum(e[1] for e in batch)
+                done = max(standby.apply(batch, now), now + size / self.link_rate)
+                yield env.timeout(done - now)
+                if (active.boot, standby.boot) != boots or active is not self.active:
+                    break  # a store failed during the slice: the next run sends it again
+                for _ in batch:
+                    self.log.popleft()
+                self.log_bytes -= size
+                self.replicated += len(batch)
+                self._lags.append(env.now - np.fromiter((e[0] for e in batch), float, len(batch)))
+            if self.failback and self._failback_due():
+                yield from self._fail_back()
+
+    # -- failure, switch-over, return -------------------------------------------------------------------
+
+    def went_down(self, store: Store) -> None:
+        if store is not self.active:
+            return  # the standby: the log grows until it is back
+        log = self.log
+        f = Failure(store.name, self.env.now, len(log), self.env.now - log[0][0] if log else None)
+        if not self.feeds:
+            f.rpo_messages, f.rpo_s = None, None
+        self.failures.append(f)
+        self._waiting_rto.append(f)
+        if self.switchover is not None and self.standby is not None:
+            self.env.process(self._switch_after_failure(store, store.boot))
+
+    def lost(self, store: Store) -> int:
+        """``store``'s disks are gone: its unreplicated deliveries are lost (returns how many
+        recipients); it comes back empty."""
+        lost = 0
+        if store is self.active and self.log:
+            lost = self._write_off(store, self.log)
+            self.log.clear()
+            self.log_bytes = 0
+        elif store is self.stranded_on:
+            lost = self._write_off(store, self.stranded)
+            self.stranded.clear()
+            self.stranded_on = None
+        return lost
+
+    def _write_off(self, store: Store, entries) -> int:
+        now, ledger, usage = self.env.now, self.ledger, self.mailboxes.usage
+        lost = 0
+        for _, size, rows, boxes in entries:
+            ledger.write_off(rows, now, LOST, self._unreplicated, store.code)
+            for box in boxes:
+                if box >= 0:
+                    usage[box] = max(0, usage[box] - size)
+            lost += len(rows)
+        self.lost_recipients += lost
+        for f in reversed(self.failures):
+            if f.node == store.name:
+                f.lost += lost
+                break
+        return lost
+
+    def came_up(self, store: Store) -> None:
+        if store.empty:
+            store.empty = False
+            if store is self.active:
+                # Nobody switched over: the store is filled again from the other one before it serves.
+                self.address.serve_with([])
+                self._refilling.add(store.name)
+                self.env.process(self._refilled(store))
+            else:
+                self.ready_at = self.env.now + self.full_resync
+            return
+        if store is self.stranded_on:
+            # Resynchronised: what it had not replicated reaches the serving store; nothing is lost.
+            self.recovered += sum(len(e[2]) for e in self.stranded)
+            self.stranded.clear()
+            self.stranded_on = None
+
+    def _refilled(self, store: Store):
+        yield self.env.timeout(self.full_resync)
+        self._refilling.discard(store.name)
+        if store is self.active:
+            self.address.serve_with([store])
+
+    def _switch_after_failure(self, failed: Store, boot: int):
+        yield self.env.timeout(self.switchover)
+        standby = self.standby
+        back = failed.up and failed.boot == boot and failed.name not in self._refilling
+        if failed is not self.active or back or self._switching:
+            return  # it came back with its data first (or another switch is under way): no switch-over
+        if not standby.up or standby.empty:
+            return  # nothing to switch to
+        self.switchovers += 1
+        self.stranded, self.stranded_on = self.log, failed
+        self.log, self.log_bytes = deque(), 0
+        self.active, self.standby = standby, failed
+        if failed.name in self._refilling:  # it came back empty: the standby it becomes needs a full copy
+            self._refilling.discard(failed.name)
+            self.ready_at = self.env.now + self.full_resync
+        self.address.serve_with([standby])
+
+    def _failback_due(self) -> bool:
+        primary = self.primary
+        return (
+            self.active is not primary
+            and self.standby is primary
+            and not self._switching
+            and not self.log
+            and not self.stranded
+            and primary.up
+            and not primary.empty
+            and self.env.now >= self.ready_at
+        )
+
+    def _fail_back(self):
+        """The planned switch back to the primary: LMTP defers for ``switchover``, then the primary serves
+        and the replica is the standby again."""
+        self._switching = True
+        self.address.serve_with([])
+        yield self.env.timeout(self.switchover)
+        self._switching = False
+        self.failbacks += 1
+        self.active, self.standby = self.primary, self.active
+        self.address.serve_with([self.primary])
+        if not self.primary.up:  # it failed during the switch: a failure of the serving store
+            self.went_down(self.primary)
+
+    # -- what the run reports ----------------------------------------------------------------------------
+
+    def failure_of(self, node: str, t: float) -> Failure | None:
+        return next((f for f in self.failures if f.node == node and f.t == t), None)
+
+    def lags(self) -> np.ndarray:
+        return np.concatenate(self._lags) if self._lags else np.zeros(0)
+
+    def results(self) -> dict[str, dict]:
+        if not self.feeds:
+            return {}
+        lags = self.lags()
+        q = np.percentile(lags, [50, 95]) if len(lags) else [None, None]
+        return {
+            "replication": {
+                "replicated": self.replicated,
+                "lag_p50_s": float(q[0]) if len(lags) else None,
+                "lag_p95_s": float(q[1]) if len(lags) else None,
+                "lag_max_s": float(lags.max()) if len(lags) else None,
+                "backlog_peak_messages": self.backlog_peak,
+                "backlog_at_end": len(self.log) + len(self.stranded),
+                "recovered": self.recovered,
+                "lost": self.lost_recipients,
+                "switchovers": self.switchovers,
+                "failbacks": self.failbacks,
+                "serving": self.active.name,
+            }
+        }
+
+
+class Primary(Store):
+    """The Cyrus primary: the store, with the replication pair built once for its group."""
+
+    SERVICE = Replication
