@@ -255,6 +255,105 @@ def dependencies(g: nx.MultiDiGraph) -> list[Dependency]:
     return [d for d in DEPENDENCIES if (d.dependent, d.on) in present]
 
 
+@dataclass(frozen=True)
+class Route:
+    """A way mail takes through the platform: the traffic classes on it and the component classes it
+    needs (each with at least one instance up)."""
+
+    name: str
+    traffic: tuple[str, ...]
+    needs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SinglePoint:
+    """A node whose failure alone (with the virtual servers on it, for an ESX host) breaks a route."""
+
+    node: str
+    down: tuple[str, ...]  # the node and the VMs that fail with it
+    routes: tuple[str, ...]  # the routes it breaks
+    breaks: tuple[str, ...]  # their traffic classes
+    effect: str  # what the graph says happens
+
+
+def routes(g: nx.MultiDiGraph, inbound: list[str]) -> list[Route]:
+    """The routes of the mail the scenario has, from the graph: inbound mail from the Internet (the
+    classes on the link path to the frontends, then everything the frontends depend on with an effect the
+    model simulates, and their dependencies in turn), deliveries from the frontends' spools into the
+    mailboxes (the frontends, the store and what it depends on), and bounces and delay warnings to the
+    senders (the frontends). Empty without frontends (generic station networks)."""
+    kind = {n: d["kind"] for n, d in g.nodes(data=True)}
+    present = set(kind.values())
+    if "frontend" not in present:
+        return []
+    links = nx.DiGraph((kind[u], kind[v]) for u, v, k in g.edges(keys=True) if k == "link")
+    entry = ["frontend"]
+    if "internet" in links and nx.has_path(links, "internet", "frontend"):
+        entry = [c for c in nx.shortest_path(links, "internet", "frontend") if c != "internet"]
+    simulated = [(d.dependent, d.on) for d in dependencies(g) if d.modelled]
+
+    def closure(start: list[str]) -> list[str]:
+        out = list(dict.fromkeys(start))
+        for cls in out:  # grows while it is walked: a breadth-first closure
+            out += [on for dep, on in simulated if dep == cls and on not in out]
+        return out
+
+    found = [Route("inbound mail to the mailboxes", tuple(inbound), tuple(closure(entry)))]
+    if "store" in present:
+        found.append(
+            Route(
+                "deliveries from the spools into the mailboxes",
+                (*inbound, "attachment_notice"),
+                ("frontend", *closure(["store"])),
+            )
+        )
+    found.append(
+        Route("bounces and delay warnings to the senders", ("bounce", "delay_warning"), ("frontend",))
+    )
+    return found
+
+
+def single_points_of_failure(g: nx.MultiDiGraph, inbound: list[str]) -> list[SinglePoint]:
+    """Every node (ESX hosts with their VMs) whose failure alone leaves a class some route needs without an
+    instance up, in build order."""
+    kind = {n: d["kind"] for n, d in g.nodes(data=True)}
+    found_routes = routes(g, inbound)
+    deps = dependencies(g)
+    guests: dict[str, list[str]] = {}
+    for vm, host, k in g.edges(keys=True):
+        if k == "runs_on":
+            guests.setdefault(host, []).append(vm)
+    out = []
+    for node in g.nodes:
+        if kind[node] == "internet":
+            continue
+        down = (node, *guests.get(node, ()))
+        dead = [c for c in dict.fromkeys(kind[n] for n in down) if set(members_of(g, c)) <= set(down)]
+        broken = [r for r in found_routes if any(c in r.needs for c in dead)]
+        if not broken:
+            continue
+        needed = {n for r in broken for n in r.needs}
+
+        def effect(c: str, needed: set[str] = needed) -> str:
+            # what the class that needs it does (the first documented dependency on it along the routes)
+            return next(
+                (f"{d.dependent}: {d.effect}" for d in deps if d.on == c and d.dependent in needed),
+                "no connection gets through",
+            )
+
+        why = "; ".join(f"no {c} left ({effect(c)})" for c in dead if c in needed)
+        out.append(
+            SinglePoint(
+                node,
+                down,
+                tuple(r.name for r in broken),
+                tuple(dict.fromkeys(t for r in broken for t in r.traffic)),
+                why,
+            )
+        )
+    return out
+
+
 def members_of(g: nx.MultiDiGraph, kind: str) -> list[str]:
     """Node names of one class (or the station of that name), in build order."""
     return [n for n, d in g.nodes(data=True) if d["kind"] == kind or (d["kind"] == "station" and n == kind)]

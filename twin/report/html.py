@@ -11,7 +11,7 @@ import pandas as pd
 
 from twin.io import write_text
 from twin.report import plots
-from twin.topology import dependencies
+from twin.topology import dependencies, single_points_of_failure
 
 
 def _fmt(v) -> str:
@@ -141,6 +141,11 @@ def _replication(k: dict) -> list[list]:
     ]
 
 
+def _inbound_classes(sc) -> list[str]:
+    inbound = sc.workload.inbound
+    return [f"inbound-{c}" for c in inbound.classes] if inbound is not None and inbound.enabled else []
+
+
 def _facts(res) -> list[tuple[str, str]]:
     """What a reader needs to run this again and get the same ledger."""
     run = res.run
@@ -259,6 +264,14 @@ def write_report(res, out: Path) -> list[Path]:
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)
+        ],
+        spofs=[
+            [
+                p.node + (f" (with {', '.join(p.down[1:])})" if len(p.down) > 1 else ""),
+                ", ".join(p.routes),
+                p.effect,
+            ]
+            for p in single_points_of_failure(res.graph, _inbound_classes(sc))
         ],
         latency=[
             [
