@@ -211,11 +211,13 @@ def write_report(res, out: Path) -> list[Path]:
         )
         if k["queues"]:
             spool_rows = res.timeseries[res.timeseries["component"].isin(list(k["queues"]))]
-            written["spool"] = plots.spool(spool_rows, plot_dir / "spool.png", tz, horizon_end, spans)
+            written["spool"] = plots.gauge(
+                "spool", spool_rows, plot_dir / "spool.png", tz, horizon_end, spans
+            )
         if k.get("replication"):
             stores = res.timeseries[res.timeseries["kind"].isin(["store", "replica"])]
-            written["replication"] = plots.replication(
-                stores, plot_dir / "replication.png", tz, horizon_end, spans
+            written["replication"] = plots.gauge(
+                "replication", stores, plot_dir / "replication.png", tz, horizon_end, spans
             )
 
     rec = k["recipients"]

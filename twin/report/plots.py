@@ -137,34 +137,21 @@ def headroom(components: dict[str, dict], path: Path) -> Path:
     return _save(fig, path)
 
 
-def spool(ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=None) -> Path:
-    """Messages waiting on each frontend's spool (Exim's queue) at each sample."""
-    return _waiting(
-        ts,
-        path,
-        tz,
-        "spool_messages",
-        "component",
-        "messages on spool",
-        "Exim spool per frontend (accepted, not yet delivered)",
-        horizon_end,
-        incidents,
-    )
-
-
-def replication(ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=None) -> Path:
-    """Messages the serving store acknowledged and had not yet replicated, at each sample."""
-    return _waiting(
-        ts,
-        path,
-        tz,
+# The gauges drawn over time, one line per component: plot name -> (column, y label, title).
+GAUGE_PLOTS = {
+    "spool": ("spool_messages", "messages on spool", "Exim spool per frontend (accepted, not yet delivered)"),
+    "replication": (
         "replication_backlog_messages",
-        "component",
         "messages not replicated",
         "Replication backlog (held by the serving store)",
-        horizon_end,
-        incidents,
-    )
+    ),
+}
+
+
+def gauge(name: str, ts: pd.DataFrame, path: Path, tz: str, horizon_end=None, incidents=None) -> Path:
+    """One of ``GAUGE_PLOTS`` at each sample, one line per component, outages shaded."""
+    column, ylabel, title = GAUGE_PLOTS[name]
+    return _waiting(ts, path, tz, column, "component", ylabel, title, horizon_end, incidents)
 
 
 def _waiting(
