@@ -32,7 +32,7 @@ deliveries only), split brain (nothing is delivered to both stores).
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +52,74 @@ class Replica(Store):
         "replication stops: the primary's log grows (the backlog) and the next sync_client run catches up "
         "when it is back; if it serves as the primary, LMTP fails as for the store"
     )
+
+
+class ReplicationLog:
+    """What a store acknowledged and has not replicated, oldest first: per entry (a delivery) its time,
+    size and recipients (ledger rows and mailboxes), in flat arrays: no Python object per entry (a long
+    replica outage leaves hundreds of thousands of them), and one call per delivery on the hot path."""
+
+    def __init__(self):
+        self.t = array("d")
+        self.size = array("q")
+        self.count = array("q")  # recipients of each entry
+        self.rows = array("q")
+        self.boxes = array("q")
+        self.head = 0  # the first entry still in the log
+        self.row_head = 0  # ... and its first recipient
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.t) - self.head
+
+    def append(self, t: float, msg, rows: list[int]) -> int:
+        """A delivery of ``msg`` to ``rows`` at ``t``; returns the entries now in the log."""
+        self.t.append(t)
+        self.size.append(msg.size)
+        self.bytes += msg.size
+        boxes, r0 = msg.boxes, msg.r0
+        if len(rows) == 1:  # most mail: one recipient, no list made
+            r = rows[0]
+            self.count.append(1)
+            self.rows.append(r)
+            self.boxes.append(boxes[r - r0] if boxes is not None else -1)
+        else:
+            self.count.append(len(rows))
+            self.rows.extend(rows)
+            self.boxes.extend([boxes[r - r0] for r in rows] if boxes is not None else [-1] * len(rows))
+        return len(self.t) - self.head
+
+    def oldest(self) -> float:
+        return self.t[self.head]
+
+    @property
+    def recipients(self) -> int:
+        return len(self.rows) - self.row_head
+
+    def first(self, k: int) -> tuple[array, array, int]:
+        """The times and sizes of the first ``k`` entries, and their recipients."""
+        a, b = self.head, self.head + k
+        return self.t[a:b], self.size[a:b], sum(self.count[a:b])
+
+    def drop(self, k: int) -> None:
+        """The first ``k`` entries are replicated."""
+        a, b = self.head, self.head + k
+        self.row_head += sum(self.count[a:b])
+        self.bytes -= sum(self.size[a:b])
+        self.head = b
+        if self.head > 4096 and 2 * self.head > len(self.t):  # forget what was dropped
+            for name in ("t", "size", "count"):
+                setattr(self, name, getattr(self, name)[self.head :])
+            self.rows, self.boxes = self.rows[self.row_head :], self.boxes[self.row_head :]
+            self.head = self.row_head = 0
+
+    def entries(self):
+        """(size, rows, mailboxes) of each entry, oldest first."""
+        r = self.row_head
+        for i in range(self.head, len(self.t)):
+            n = self.count[i]
+            yield self.size[i], self.rows[r : r + n], self.boxes[r : r + n]
+            r += n
 
 
 @dataclass
@@ -87,9 +155,8 @@ class Replication:
         self.failback = bool(spec is not None and spec.failback)
         self.full_resync = spec.full_resync if spec is not None else 0.0
         self.link_rate = spec.link_rate if spec is not None else math.inf
-        self.log: deque[tuple] = deque()  # (time acknowledged, size, rows, mailboxes) on the active
-        self.log_bytes = 0
-        self.stranded: deque[tuple] = deque()  # entries of a failed active, replayed when it is back
+        self.log = ReplicationLog()  # on the active store
+        self.stranded = ReplicationLog()  # entries of a failed active, replayed when it is back
         self.stranded_on: Store | None = None
         self.ready_at = 0.0  # the standby's copy is complete from then on (after a full resync)
         self.failures: list[Failure] = []
@@ -119,22 +186,18 @@ class Replication:
             for f in self._waiting_rto:
                 f.rto_s = now - f.t
             self._waiting_rto = []
-        if not self.feeds or store is not self.active:
+        if store is not self.active or not self.feeds:
             return
-        boxes = [msg.boxes[r - msg.r0] for r in rows] if msg.boxes is not None else []
-        self.log.append((now, msg.size, rows, boxes))
-        self.log_bytes += msg.size
-        if len(self.log) > self.backlog_peak:
-            self.backlog_peak = len(self.log)
+        n = self.log.append(now, msg, rows)
+        if n > self.backlog_peak:
+            self.backlog_peak = n
 
     def backlog_of(self, store: Store) -> tuple[int, int, int]:
         """The backlog gauges as ``store`` holds them: messages, bytes, age of the oldest (seconds)."""
-        if store is self.active and self.log:
-            return len(self.log), self.log_bytes, int(self.env.now - self.log[0][0])
-        if store is self.stranded_on and self.stranded:
-            log = self.stranded
-            return len(log), sum(e[1] for e in log), int(self.env.now - log[0][0])
-        return 0, 0, 0
+        log = self.log if store is self.active else self.stranded if store is self.stranded_on else None
+        if not log:
+            return 0, 0, 0
+        return len(log), log.bytes, int(self.env.now - log.oldest())
 
     def _can_sync(self) -> bool:
         active, standby = self.active, self.standby
@@ -151,18 +214,16 @@ class Replication:
             while self.log and self._can_sync():
                 active, standby = self.active, self.standby
                 boots = active.boot, standby.boot
-                batch = [self.log[i] for i in range(min(SLICE, len(self.log)))]
+                k = min(SLICE, len(self.log))
+                times, sizes, recipients = self.log.first(k)
                 now = env.now
-                size = sum(e[1] for e in batch)
-                done = max(standby.apply(batch, now), now + size / self.link_rate)
+                done = max(standby.apply(sizes, recipients, now), now + sum(sizes) / self.link_rate)
                 yield env.timeout(done - now)
                 if (active.boot, standby.boot) != boots or active is not self.active:
                     break  # a store failed during the slice: the next run sends it again
-                for _ in batch:
-                    self.log.popleft()
-                self.log_bytes -= size
-                self.replicated += len(batch)
-                self._lags.append(env.now - np.fromiter((e[0] for e in batch), float, len(batch)))
+                self.log.drop(k)
+                self.replicated += k
+                self._lags.append(env.now - np.frombuffer(times, dtype=np.float64))
             if self.failback and self._failback_due():
                 yield from self._fail_back()
 
@@ -172,7 +233,7 @@ class Replication:
         if store is not self.active:
             return  # the standby: the log grows until it is back
         log = self.log
-        f = Failure(store.name, self.env.now, len(log), self.env.now - log[0][0] if log else None)
+        f = Failure(store.name, self.env.now, len(log), self.env.now - log.oldest() if log else None)
         if not self.feeds:
             f.rpo_messages, f.rpo_s = None, None
         self.failures.append(f)
@@ -186,18 +247,17 @@ class Replication:
         lost = 0
         if store is self.active and self.log:
             lost = self._write_off(store, self.log)
-            self.log.clear()
-            self.log_bytes = 0
+            self.log = ReplicationLog()
         elif store is self.stranded_on:
             lost = self._write_off(store, self.stranded)
-            self.stranded.clear()
+            self.stranded = ReplicationLog()
             self.stranded_on = None
         return lost
 
-    def _write_off(self, store: Store, entries) -> int:
+    def _write_off(self, store: Store, log: ReplicationLog) -> int:
         now, ledger, usage = self.env.now, self.ledger, self.mailboxes.usage
         lost = 0
-        for _, size, rows, boxes in entries:
+        for size, rows, boxes in log.entries():
             ledger.write_off(rows, now, LOST, self._unreplicated, store.code)
             for box in boxes:
                 if box >= 0:
@@ -223,8 +283,8 @@ class Replication:
             return
         if store is self.stranded_on:
             # Resynchronised: what it had not replicated reaches the serving store; nothing is lost.
-            self.recovered += sum(len(e[2]) for e in self.stranded)
-            self.stranded.clear()
+            self.recovered += self.stranded.recipients
+            self.stranded = ReplicationLog()
             self.stranded_on = None
 
     def _refilled(self, store: Store):
@@ -243,7 +303,7 @@ class Replication:
             return  # nothing to switch to
         self.switchovers += 1
         self.stranded, self.stranded_on = self.log, failed
-        self.log, self.log_bytes = deque(), 0
+        self.log = ReplicationLog()
         self.active, self.standby = standby, failed
         if failed.name in self._refilling:  # it came back empty: the standby it becomes needs a full copy
             self._refilling.discard(failed.name)

@@ -23,6 +23,7 @@ comes with its issue.
 from __future__ import annotations
 
 from collections.abc import Generator
+from itertools import islice
 
 import simpy
 
@@ -134,18 +135,20 @@ class Store(Server):
             self.replication.acknowledged(self, msg, delivered, now)
         return temporary, permanent, False
 
-    def apply(self, batch: list[tuple], now: float) -> float:
-        """Replay ``batch`` (replication log entries: time, size, rows, mailboxes) as the target of
-        replication, as sync_server does: one stream of work on one CPU and one disk at a time, and the
-        metadata on the SAN. Returns when the batch is applied."""
-        done = now
-        if self.station is not None:
-            done = self.station.assign(sum(self.work(e[1]) for e in batch), now)
+    def apply(self, sizes, recipients: int, now: float) -> float:
+        """Replay deliveries of ``sizes`` bytes to ``recipients`` mailboxes in all (a slice of the
+        replication log) as the target of replication, as sync_server does: one stream of work on one CPU
+        and one disk at a time, and the metadata on the SAN. Returns when the slice is applied."""
+        done, n, kb = now, len(sizes), sum(sizes) / 1024
+        if self.station is not None:  # n draws of the demand, taken in C, and the work per KB
+            cpu = sum(islice(iter(self.service_time, None), n)) + kb * self.per_kb
+            done = self.station.assign(cpu, now)
         if self.disk is not None:
-            done = max(done, self.disk.assign(sum(self.disk_time(e[1]) for e in batch), now))
+            io = sum(islice(iter(self._disk_op, None), n)) + kb * self._disk_per_kb
+            done = max(done, self.disk.assign(io, now))
         node = self.san.connect() if self.san is not None else None
         if self.metadata_ops and node is not None and node.station is not None:
-            ops = self.metadata_ops * sum(len(e[2]) for e in batch)
+            ops = self.metadata_ops * recipients
             done = max(done, node.station.assign(node.service_time() * ops, now))
         return done
 
