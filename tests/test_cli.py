@@ -167,7 +167,7 @@ def test_console_script_and_module_entry_point_work():
 
 
 def test_every_command_has_help(capsys):
-    for cmd in ("run", "validate", "schema", "topology", "retry-schedule"):
+    for cmd in ("run", "validate", "schema", "topology", "retry-schedule", "sieve-test", "check", "spof"):
         with pytest.raises(SystemExit) as exc:
             main([cmd, "--help"])
         assert exc.value.code == 0

@@ -16,10 +16,11 @@ ALLOWED = {
     "units": set(),
     "io": set(),
     "exim": {"units"},
+    "sieve": set(),  # Sieve scripts and what a mailbox does with their result: pure logic
     "scenario": {"units", "exim"},  # the scenario checks retry rules with Exim's own parser
     "topology": {"scenario", "io", "units"},
     "sim": {"scenario", "units"},
-    "components": {"sim", "exim", "scenario", "units"},
+    "components": {"sim", "exim", "sieve", "scenario", "units"},
     "workload": {"sim", "exim", "scenario", "units"},
     "model": {"components", "workload", "sim", "topology", "scenario"},
     "analysis": {"components", "sim", "scenario"},
@@ -28,7 +29,7 @@ ALLOWED = {
     "results": {"analysis", "report", "io", "scenario", "sim", "parquet"},
     "__init__": {"model", "analysis", "results", "scenario", "parquet"},  # twin.simulate, the notebook API
     "experiments": {"__init__", "scenario", "topology", "units"},  # spof reads the graph
-    "cli": {"__init__", "exim", "io", "scenario", "sim", "topology", "units", "experiments"},
+    "cli": {"__init__", "exim", "io", "scenario", "sieve", "sim", "topology", "units", "experiments"},
     "__main__": {"cli"},
 }
 

@@ -1,0 +1,2 @@
+require "fileinto";
+if frobnicate "x" { fileinto "Work"; }

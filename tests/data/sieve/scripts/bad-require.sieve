@@ -1,0 +1,2 @@
+require ["fileinto", "nosuchthing"];
+keep;

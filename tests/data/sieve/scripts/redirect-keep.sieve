@@ -1,0 +1,2 @@
+redirect "bob@example.com";
+keep;

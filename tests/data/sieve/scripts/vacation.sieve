@@ -1,0 +1,2 @@
+require "vacation";
+vacation :days 14 :subject "Out of office" "I am away until the end of the month.";
