@@ -133,6 +133,14 @@ def vacation_suppressed(message: Message, vacation: Vacation) -> str | None:
     return None
 
 
+def vacation_subject(vacation: Vacation, message: Message | None) -> str:
+    """The reply's subject: ``:subject``, else Pigeonhole's default ``Auto: <the original subject>``."""
+    if vacation.subject is not None:
+        return vacation.subject
+    original = message.header("subject") if message is not None else []
+    return f"Auto: {original[0]}" if original else "Automated reply"
+
+
 def _vacation(vacation: Vacation, message: Message, memory: VacationMemory | None, now: float):
     sender, recipient = message.sender, message.recipient
     if (
@@ -146,9 +154,9 @@ def _vacation(vacation: Vacation, message: Message, memory: VacationMemory | Non
         return {"sent": False, "reason": reason}, None
     if memory is not None:
         memory.mark(recipient, sender, vacation.handle, now)
-    subject = vacation.subject
-    if subject is None:
-        original = message.header("subject")
-        subject = f"Auto: {original[0]}" if original else "Automated reply"
-    reply = {"to": sender, "from": vacation.sender or recipient, "subject": subject}
+    reply = {
+        "to": sender,
+        "from": vacation.sender or recipient,
+        "subject": vacation_subject(vacation, message),
+    }
     return {"sent": True, "reason": f"reply to <{sender}>"}, reply

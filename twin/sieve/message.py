@@ -63,13 +63,14 @@ class Message:
         fields: dict[str, list[str]] = {}
         for name, value in msg.items():
             fields.setdefault(name, []).append(str(value))
-        self = cls(fields, len(raw), "", "")
+        parsed = cls(fields, len(raw), "", "")
         if sender is None:
-            sender = next((a for f in ("return-path", "sender", "from") for a in self.addresses(f) if a), "")
+            found = (a for f in ("return-path", "sender", "from") for a in parsed.addresses(f) if a)
+            sender = next(found, "")
         if recipient is None:
-            recipient = next((a for f in ("envelope-to", "to") for a in self.addresses(f) if a), "")
-        self.sender, self.recipient = sender, recipient
-        return self
+            recipient = next((a for f in ("envelope-to", "to") for a in parsed.addresses(f) if a), "")
+        parsed.sender, parsed.recipient = sender, recipient
+        return parsed
 
     def header(self, name: str) -> list[str]:
         """Every value of the header field ``name`` (case-insensitive), decoded, in message order."""

@@ -3,17 +3,9 @@ keep") followed by the delivery, or one JSON document (docs/sieve.md)."""
 
 from __future__ import annotations
 
-from twin.sieve.delivery import Delivery
+from twin.sieve.delivery import Delivery, vacation_subject
 from twin.sieve.message import Message
-from twin.sieve.script import Result, Script, Vacation
-
-
-def vacation_subject(vacation: Vacation, message: Message | None) -> str:
-    """The reply's subject: ``:subject``, else Pigeonhole's default ``Auto: <the original subject>``."""
-    if vacation.subject is not None:
-        return vacation.subject
-    original = message.header("subject") if message is not None else []
-    return f"Auto: {original[0]}" if original else "Automated reply"
+from twin.sieve.script import Result, Script
 
 
 def action_json(action: tuple, message: Message | None) -> dict:
