@@ -60,7 +60,6 @@ class Delivery:
     discarded: bool = False
     vacation: dict | None = None
     errors: list[str] = field(default_factory=list)
-    reply: dict | None = None  # the vacation reply sent: {"to", "from", "subject"}
 
     def as_dict(self) -> dict:
         return {
@@ -101,7 +100,7 @@ def deliver(
         elif kind == "redirect":
             out.redirected.append(action[1])
         elif kind == "vacation":
-            out.vacation, out.reply = _vacation(action[1], message, memory, now)
+            out.vacation = _vacation(action[1], message, memory, now)
     if result.implicit_keep and INBOX not in out.stored:
         out.stored.append(INBOX)
     out.discarded = not out.stored and ("discard",) in result.actions
@@ -141,22 +140,18 @@ def vacation_subject(vacation: Vacation, message: Message | None) -> str:
     return f"Auto: {original[0]}" if original else "Automated reply"
 
 
-def _vacation(vacation: Vacation, message: Message, memory: VacationMemory | None, now: float):
+def _vacation(vacation: Vacation, message: Message, memory: VacationMemory | None, now: float) -> dict:
+    """``{"sent": bool, "reason": str}``; a reply sent is remembered in ``memory``."""
     sender, recipient = message.sender, message.recipient
     if (
         sender
         and memory is not None
         and memory.recent(recipient, sender, vacation.handle, now, vacation.seconds)
     ):
-        return {"sent": False, "reason": "duplicate"}, None
+        return {"sent": False, "reason": "duplicate"}
     reason = vacation_suppressed(message, vacation)
     if reason is not None:
-        return {"sent": False, "reason": reason}, None
+        return {"sent": False, "reason": reason}
     if memory is not None:
         memory.mark(recipient, sender, vacation.handle, now)
-    reply = {
-        "to": sender,
-        "from": vacation.sender or recipient,
-        "subject": vacation_subject(vacation, message),
-    }
-    return {"sent": True, "reason": f"reply to <{sender}>"}, reply
+    return {"sent": True, "reason": f"reply to <{sender}>"}
