@@ -1,5 +1,3 @@
-import sys
+from twin.cli import entry
 
-from twin.cli import main
-
-sys.exit(main())
+entry()

@@ -21,6 +21,25 @@ class Interrupted(BaseException):
     """SIGTERM, handled like SIGINT (KeyboardInterrupt)."""
 
 
+# The interrupt (KeyboardInterrupt or Interrupted) that arrived during the command, until main has handled
+# it. The signal handler raises it where the program happens to be; if that is a finaliser (a generator
+# closed by the garbage collector: the light processes are generators), Python prints "Exception ignored"
+# and carries on, so a long run polls this too (``_interruptible``).
+_pending: list[type[BaseException]] = []
+
+
+def _interruptible(bar: ProgressBar | None):
+    """The progress callback of a run: raises an interrupt that was lost inside the run, then draws."""
+
+    def progress(now: float, end: float) -> None:
+        if _pending:
+            raise _pending[0]
+        if bar is not None:
+            bar(now, end)
+
+    return progress
+
+
 def positive(text: str) -> int:
     """A whole number >= 1 (``--seeds``, ``--jobs``)."""
     try:
@@ -245,10 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     from twin.io import OutputError
     from twin.scenario import ScenarioError
 
-    def terminate(signum, frame):
-        raise Interrupted
+    def interrupt(signum, frame):
+        _pending[:] = [Interrupted if signum == signal.SIGTERM else KeyboardInterrupt]
+        raise _pending[0]
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
+    _pending.clear()
     try:
         return COMMANDS[args.command](args)
     except ScenarioError as exc:
@@ -285,7 +306,21 @@ def main(argv: list[str] | None = None) -> int:
             )
         return EXIT_INTERNAL
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _pending.clear()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def entry() -> None:
+    """The ``mailtwin`` command and ``python -m twin``: ``main``'s code as the exit status. After an
+    interrupt the process leaves at once (streams flushed), without the interpreter's finalisation: an
+    interrupt still pending there turns the documented 130/143 into death by the signal (status -2)."""
+    code = main()
+    if code in (130, 143):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -319,7 +354,7 @@ def cmd_run(args) -> int:
         args.out_folder = out
         show = sys.stderr.isatty() and not args.no_progress
         bar = ProgressBar() if show else None
-        res = twin.simulate(sc, seed=args.seed, progress=bar, force=True)
+        res = twin.simulate(sc, seed=args.seed, progress=_interruptible(bar), force=True)
         if bar:
             bar.close()
         res.run["source"] = str(args.scenario)
@@ -698,4 +733,4 @@ COMMANDS = {
 }
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
