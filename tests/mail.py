@@ -69,3 +69,40 @@ def mail_platform(
         "faults": list(faults),
         "outputs": {"report": False},
     }
+
+
+def submission(classes=None, kerberos=0.0, retry="F,1d,10m", **extra) -> dict:
+    """A ``workload.submission`` section: by default one class ``out`` of outbound mail, 1 recipient."""
+    one = {
+        "per_mailbox": "20/day",
+        "local": 0.0,
+        "recipients": {"dist": "constant", "value": 1},
+        "size": {"dist": "constant", "value": "8KB"},
+    }
+    return {
+        "kerberos": kerberos,
+        "client": {"retrying_share": 1.0, "retry": retry, "retry_interval_max": "1h"},
+        "classes": copy.deepcopy(classes) or {"out": one},
+        **extra,
+    }
+
+
+def users_platform(sub=None, remote=None, inbound=False, **kw) -> dict:
+    """``mail_platform`` with the users' submission (``sub``), a KDC, the remote domains (``remote``) and,
+    unless ``inbound``, no mail from the Internet."""
+    data = mail_platform(**kw)
+    data["platform"]["kdc"] = {
+        "members": [{"count": 1, "hardware": SERVICE}],
+        "servers": 2,
+        "demand": {"dist": "constant", "value": "1ms"},
+    }
+    data["workload"]["submission"] = sub or submission()
+    data["workload"]["remote"] = {
+        "domains": 10,
+        "popularity": 1.0,
+        "names": ["big.example"],
+        **(remote or {}),
+    }
+    if not inbound:
+        data["workload"]["inbound"]["enabled"] = False
+    return data

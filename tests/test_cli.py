@@ -100,7 +100,7 @@ def test_report_shows_the_outcome_table_and_plots(run_dir):
     assert "plots/funnel.png" in html and "Inbound funnel" in html and "SPECmail" in html
     # The dependency table, with the effects the model does not simulate yet marked as such.
     assert "<h2>Dependencies</h2>" in html
-    assert "LMTP answers 451 4.3.0" in html and "no: no SMTP submission traffic" in html
+    assert "LMTP answers 451 4.3.0" in html and "no: no IMAP/POP client sessions" in html
 
 
 def test_run_prints_a_summary(tmp_path, capsys):

@@ -9,12 +9,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import simulate
-from tests.mail import mail_platform
+from tests.mail import SERVICE, mail_platform, submission
 from twin.components.scanner import perlmx_header, subject_tag
 from twin.scenario.schema import SpamPolicy
 
 share = st.floats(0, 1)
-TARGETS = ["fe1", "frontend", "scanner", "scan_central", "store", "ldap", "blocklist", "lb1", "load_balancer"]
+TARGETS = [
+    "fe1",
+    "frontend",
+    "scanner",
+    "scan_central",
+    "store",
+    "ldap",
+    "blocklist",
+    "lb1",
+    "load_balancer",
+    "kdc",
+    "internet",
+]
 
 
 @st.composite
@@ -48,7 +60,7 @@ def platforms(draw):
         }
         for _ in range(draw(st.integers(0, 3)))
     ]
-    return mail_platform(
+    data = mail_platform(
         horizon="30m",
         drain=draw(st.sampled_from(["0s", "10m", "1h"])),
         volume=f"{draw(st.floats(0.05, 3))}/s",
@@ -57,6 +69,41 @@ def platforms(draw):
         faults=faults,
         exim={"retry": "F,20m,5m"},
     )
+    # The users' mail (docs/outbound.md) to remote domains that greylist, refuse and go down.
+    data["platform"]["kdc"] = {
+        "members": [{"count": 1, "hardware": SERVICE}],
+        "servers": 1,
+        "demand": {"dist": "constant", "value": "5ms"},
+    }
+    users = {
+        "per_mailbox": f"{draw(st.floats(1, 200))}/day",
+        "local": draw(share),
+        "unknown_local": draw(share) / 4,
+        "unknown_remote": draw(share) / 4,
+        "recipients": {"dist": "zipf", "a": draw(st.floats(1.5, 4)), "max": 10},
+        "size": {"dist": "lognormal", "median": f"{draw(st.integers(4, 400))}KB", "sigma": 1.0},
+        "virus": draw(share) / 4,
+        "attachments": {"dangerous": draw(share) / 4},
+    }
+    sub = submission(classes={"users": users}, kerberos=draw(share), retry="F,20m,3m")
+    sub["enabled"] = draw(st.booleans())
+    data["workload"]["submission"] = sub
+    data["workload"]["remote"] = {
+        "domains": draw(st.integers(1, 20)),
+        "popularity": draw(st.floats(0, 2)),
+        "greylisting": draw(share),
+        "greylist_delay": f"{draw(st.floats(0, 600)):.1f}s",
+        "connect_timeout": f"{draw(st.floats(0, 300)):.1f}s",
+        "outages": [
+            {
+                "domain": "domain1",
+                "at": f"{draw(st.floats(0, 1700)):.3f}s",
+                "duration": f"{draw(st.floats(1, 3600)):.3f}s",
+            }
+            for _ in range(draw(st.integers(0, 2)))
+        ],
+    }
+    return data
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -101,7 +101,7 @@ def test_every_cited_section_of_platform_md_exists():
     cited = set()
     for _, text in _project_texts():
         for m in re.finditer(r"platform\.md\)? (§[0-9A-Z.]+(?:, §[0-9A-Z.]+)*)", text):
-            cited |= {s.strip("§.") for s in m.group(1).replace("§", " §").split() if s.startswith("§")}
+            cited |= {s.strip("§.,") for s in m.group(1).replace("§", " §").split() if s.startswith("§")}
     assert cited and cited <= headings, cited - headings
 
 

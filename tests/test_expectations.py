@@ -128,6 +128,7 @@ def test_the_blocks_an_expectation_may_name_are_those_of_kpis_json():
     assert set(kpis) - {"expectations", "expectations_ok"} <= set(KPI_BLOCKS)
     assert tuple(kpis["recipients"]) == KPI_BLOCKS["recipients"]
     assert tuple(kpis["replication"]) == KPI_BLOCKS["replication"]
+    assert tuple(kpis["submission"]) == KPI_BLOCKS["submission"]
     small = network({"s1": station()}, [{"name": "a", "enter": "s1", "rate": "1/s"}], horizon="5m")
     assert set(twin.simulate(twin.scenario_from_dict(small)).kpis) - {
         "expectations",

@@ -17,7 +17,7 @@ RUNS = {
     # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "d9bd97d24f6910d951c59db7621a6a487d065d7912c1625f438f451e81b3efa7",
+        "31abd5e3d4cd2ba4c3951a5b1603cf021905ae91be7aa172a532f6711d2521f8",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices.
@@ -29,7 +29,7 @@ RUNS = {
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
         ],
-        "5d60bd837e4a1f39efda7df087d56c9121c037b73dec53c4e55fbe0241a507f8",
+        "f331d79e6ee315ab4203eeeca04867d6cddd3caf83f1bbf4a260e1caf77ea22b",
     ),
 }
 

@@ -1,17 +1,26 @@
-"""Light processes: generators resumed by the callbacks of the events they yield."""
+"""Light processes: generators that yield the seconds they wait, resumed from SimPy's event loop."""
 
 from __future__ import annotations
 
+import pytest
 import simpy
 
 from twin.sim.light import start, start_at
 
 
 def test_light_and_simpy_processes_interleave_in_simpy_order():
+    """A light process's wait takes the place a Timeout of the same delay would: same time, same order
+    among events at that time."""
     env = simpy.Environment()
     seen = []
 
     def walker(name, delays):
+        seen.append((env.now, name, "start"))
+        for d in delays:
+            yield d
+            seen.append((env.now, name))
+
+    def simpy_walker(name, delays):
         seen.append((env.now, name, "start"))
         for d in delays:
             yield env.timeout(d)
@@ -19,10 +28,10 @@ def test_light_and_simpy_processes_interleave_in_simpy_order():
 
     def starter():
         yield env.timeout(1)
-        start(walker("light", [1, 2]))  # runs its first step here, at once
+        start(env, walker("light", [1, 2]))  # runs its first step here, at once
         seen.append((env.now, "starter"))
 
-    env.process(walker("simpy", [1.5, 1.5, 0]))
+    env.process(simpy_walker("simpy", [1.5, 1.5, 0]))
     env.process(starter())
     start_at(env, walker("later", [0.5]), delay=2.0)
     env.run()
@@ -31,7 +40,7 @@ def test_light_and_simpy_processes_interleave_in_simpy_order():
         (1, "light", "start"),
         (1, "starter"),
         (1.5, "simpy"),
-        (2.0, "later", "start"),  # scheduled at 0, before the light process's timeout (at 1)
+        (2.0, "later", "start"),  # scheduled at 0, before the light process's wait (at 1)
         (2, "light"),
         (2.5, "later"),
         (3.0, "simpy"),
@@ -40,20 +49,39 @@ def test_light_and_simpy_processes_interleave_in_simpy_order():
     ]
 
 
-def test_an_event_already_processed_resumes_at_once():
+def test_a_light_process_and_a_timeout_process_give_the_same_schedule():
+    """The same walks as light processes and as SimPy processes of Timeouts: identical event order."""
+
+    def run(light: bool):
+        env = simpy.Environment()
+        seen = []
+
+        def walk(name, delays):
+            for d in delays:
+                yield d if light else env.timeout(d)
+                seen.append((env.now, name))
+
+        for k in range(5):
+            gen = walk(k, [0.5 * ((k * 7) % 3), 0, 1.25, 0.5 * (k % 2)])
+            if light:
+                start_at(env, gen, delay=0.25 * (k % 3))
+            else:
+                env.process(_after(env, 0.25 * (k % 3), gen))
+        env.run()
+        return seen
+
+    def _after(env, delay, gen):
+        yield env.timeout(delay)
+        yield from gen
+
+    assert run(light=True) == run(light=False)
+
+
+def test_a_negative_wait_is_an_error():
     env = simpy.Environment()
-    done = env.event()
-    done.succeed()
-    env.run()
-    steps = []
 
-    def gen():
-        yield done  # processed: no callback would ever come
-        steps.append(env.now)
-        yield env.timeout(1)
-        steps.append(env.now)
+    def bad():
+        yield -1.0
 
-    start(gen())
-    assert steps == [0]
-    env.run()
-    assert steps == [0, 1]
+    with pytest.raises(ValueError, match="negative"):
+        start(env, bad())

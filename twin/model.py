@@ -15,6 +15,7 @@ import networkx as nx
 import simpy
 
 from twin.components import DEFAULT, REGISTRY, Component, Group
+from twin.components.domains import Domains
 from twin.components.mailboxes import Mailboxes
 from twin.scenario import Problem, ScenarioError
 from twin.scenario.loading import revalidate
@@ -28,6 +29,7 @@ from twin.sim.streams import Streams
 from twin.topology import build_topology
 from twin.workload.inbound import InboundSource
 from twin.workload.sources import PoissonSource
+from twin.workload.submission import SubmissionSource
 
 Progress = Callable[[float, float], None]  # (simulated seconds done, simulated seconds in all)
 
@@ -49,7 +51,8 @@ class Model:
         self.graph = graph if graph is not None else build_topology(scenario)
         self.end = scenario.end
         mailboxes = Mailboxes(env, self.streams, scenario.workload.mailboxes)
-        ctx = Context(env, self.streams, self.ledger, self.graph, scenario, self.end, mailboxes)
+        domains = Domains(self.streams, scenario.workload.remote, self.end)
+        ctx = Context(env, self.streams, self.ledger, self.graph, scenario, self.end, mailboxes, domains)
 
         classes = scenario.platform.classes()
         self.components: dict[str, Component] = {}
@@ -87,6 +90,10 @@ class Model:
         if inbound is not None and inbound.enabled and "frontend" in self.groups:
             self.arrivals = InboundSource(ctx, inbound, self.groups["frontend"].service)
             self.sources.append(self.arrivals)
+        submission = scenario.workload.submission
+        if submission is not None and submission.enabled and "frontend" in self.groups:
+            # the users' mail: the frontends' submission service, through the balancer
+            self.sources.append(SubmissionSource(ctx, submission, self.groups["frontend"].service.submission))
         self.faults = FaultInjector(ctx, self.components)
         gauges = tuple(dict.fromkeys(g for cls in (*REGISTRY.values(), DEFAULT) for g in cls.GAUGES))
         interval = scenario.outputs.sample_interval

@@ -75,6 +75,7 @@ class Dependency:
     modelled: bool
     test: str = ""  # the test that pins the effect down
     missing: str = ""  # what the model lacks to simulate it (when not modelled)
+    only: str = ""  # the one route it matters to ("submission": the users' mail), or "" for all
 
     @property
     def note(self) -> str:
@@ -113,9 +114,11 @@ DEPENDENCIES = (
     Dependency(
         "frontend",
         "kdc",
-        "authenticated SMTP submission fails",
-        False,
-        missing="no SMTP submission traffic",
+        "Kerberos logins to SMTP submission fail: 4xx ('kdc unreachable'); the users' clients send again "
+        "later, password logins (LDAP binds) go on",
+        True,
+        "tests/test_outbound.py::test_a_kdc_outage_fails_kerberos_logins_and_the_clients_send_again_after",
+        only="submission",
     ),
     Dependency(
         "scanner",
@@ -276,12 +279,16 @@ class SinglePoint:
     effect: str  # what the graph says happens
 
 
-def routes(g: nx.MultiDiGraph, inbound: list[str]) -> list[Route]:
+def routes(
+    g: nx.MultiDiGraph, inbound: list[str], submitted: list[str] | tuple[str, ...] = ()
+) -> list[Route]:
     """The routes of the mail the scenario has, from the graph: inbound mail from the Internet (the
     classes on the link path to the frontends, then everything the frontends depend on with an effect the
     model simulates, and their dependencies in turn), deliveries from the frontends' spools into the
-    mailboxes (the frontends, the store and what it depends on), and bounces and delay warnings to the
-    senders (the frontends). Empty without frontends (generic station networks)."""
+    mailboxes (the frontends, the store and what it depends on), bounces and delay warnings to the
+    senders (the frontends), and, with ``submitted`` classes, the users' mail (the path to the frontends
+    and what they depend on for it, such as the KDC). Empty without frontends (generic station
+    networks)."""
     kind = {n: d["kind"] for n, d in g.nodes(data=True)}
     present = set(kind.values())
     if "frontend" not in present:
@@ -290,15 +297,19 @@ def routes(g: nx.MultiDiGraph, inbound: list[str]) -> list[Route]:
     entry = ["frontend"]
     if "internet" in links and nx.has_path(links, "internet", "frontend"):
         entry = [c for c in nx.shortest_path(links, "internet", "frontend") if c != "internet"]
-    simulated = [(d.dependent, d.on) for d in dependencies(g) if d.modelled]
+    simulated = [(d.dependent, d.on, d.only) for d in dependencies(g) if d.modelled]
 
-    def closure(start: list[str]) -> list[str]:
+    def closure(start: list[str], route: str = "") -> list[str]:
         out = list(dict.fromkeys(start))
         for cls in out:  # grows while it is walked: a breadth-first closure
-            out += [on for dep, on in simulated if dep == cls and on not in out]
+            out += [on for dep, on, only in simulated if dep == cls and on not in out and only in ("", route)]
         return out
 
     found = [Route("inbound mail to the mailboxes", tuple(inbound), tuple(closure(entry)))]
+    if submitted:
+        found.append(
+            Route("the users' mail (submission)", tuple(submitted), tuple(closure(entry, "submission")))
+        )
     if "store" in present:
         found.append(
             Route(
@@ -313,11 +324,13 @@ def routes(g: nx.MultiDiGraph, inbound: list[str]) -> list[Route]:
     return found
 
 
-def single_points_of_failure(g: nx.MultiDiGraph, inbound: list[str]) -> list[SinglePoint]:
+def single_points_of_failure(
+    g: nx.MultiDiGraph, inbound: list[str], submitted: list[str] | tuple[str, ...] = ()
+) -> list[SinglePoint]:
     """Every node (ESX hosts with their VMs) whose failure alone leaves a class some route needs without an
     instance up, in build order."""
     kind = {n: d["kind"] for n, d in g.nodes(data=True)}
-    found_routes = routes(g, inbound)
+    found_routes = routes(g, inbound, submitted)
     deps = dependencies(g)
     guests: dict[str, list[str]] = {}
     for vm, host, k in g.edges(keys=True):

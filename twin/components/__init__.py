@@ -4,9 +4,10 @@ plain ``Server``s. Adding a kind: docs/architecture.md, "Adding a component"."""
 from twin.components.balancer import LoadBalancer
 from twin.components.base import Component, Group
 from twin.components.frontend import Frontend
+from twin.components.remote import Internet
 from twin.components.replica import Primary, Replica
 from twin.components.scanner import Scanner
-from twin.components.server import Internet, QueueingStation, Server
+from twin.components.server import QueueingStation, Server
 from twin.components.station import Station
 
 # Node kind -> component class.

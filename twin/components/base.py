@@ -45,6 +45,7 @@ class Component:
     OUTAGE: ClassVar[str] = "does no work while it is down"
     spools_mail: ClassVar[bool] = False  # an MTA that takes responsibility for mail (frontends)
     protocol: ClassVar[str] = "smtp"  # what a frontend speaks to it when it delivers there
+    REASONS: ClassVar[dict[str, str]] = {}  # its permanent replies -> the ledger stage of the bounce
 
     def __init__(self, ctx: Context, name: str, attrs: dict[str, Any], spec: Any):
         self.ctx = ctx

@@ -5,11 +5,13 @@ What Exim does with such mail (Exim specification, "Retry configuration"; delive
 - every accepted message gets an immediate delivery run; what is not delivered waits on the spool;
 - a queue runner starts every ``queue_interval`` (``-q30m``), at most ``queue_run_max`` at once, and goes
   through the spool in random order, one message at a time;
+- a message's recipients are routed each on its own: the message is one part per destination (the store
+  by LMTP, each remote domain by SMTP), each with its own delivery runs (docs/outbound.md);
 - a delivery run tries a destination only when its retry time has come (one hints record per destination,
   shared by all messages, kept in this frontend's own database);
 - when the retry rules give up, the recipients bounce: a new message with the null sender ``<>`` and the
-  original as parent goes to the sender over the Internet; a bounce or warning that cannot be delivered is
-  not bounced again but frozen on the spool;
+  original as parent goes to the sender (by LMTP to a local sender, else to the sender's remote domain); a
+  bounce or warning that cannot be delivered is not bounced again but frozen on the spool;
 - after a run that attempted a delivery and left the message deferred, a delay warning goes to the
   sender when one is due; a run that skips the message (retry time not reached) sends none, and a
   bounce comes without one (deliver.c: ``delivery_attempted``).
@@ -27,32 +29,47 @@ from twin.components.smtp import SmtpListener, SmtpService
 from twin.exim.queue import QueuedMessage, Step, delivery_run, parse_delay_warning
 from twin.exim.retry import Check, RetryDatabase, exim_time, parse_retry_line
 from twin.sim.flow import Message, deliver
-from twin.sim.ledger import STATE_CODE
+from twin.sim.ledger import NO_MAILBOX, STATE_CODE
+from twin.sim.light import start
 
 if TYPE_CHECKING:
-    from twin.components.store import Store
+    from twin.components.remote import Internet
 
 BOUNCED = STATE_CODE["bounced"]
 LOST = STATE_CODE["lost"]
-LMTP_REASONS = {
-    "550": "550 5.1.1 mailbox unknown",
-    "552": "552 5.2.2 over quota",
-}
 
 
 class Spooled(QueuedMessage):
-    """A message on a frontend's spool (with what the retry rules keep per message, ``QueuedMessage``);
-    ``rows`` are the ledger rows of its undelivered recipients."""
+    """A message on a frontend's spool (with what the retry rules keep per message, ``QueuedMessage``), as
+    far as one destination is concerned: ``rows`` are the ledger rows of its undelivered recipients there.
+    A message whose recipients are at several destinations (the store, remote domains) is one part per
+    destination, each under its own host retry record, as Exim routes each address on its own."""
 
-    __slots__ = ("busy", "frozen", "group", "held", "msg", "null_sender", "records", "rows", "wake")
+    __slots__ = (
+        "busy",
+        "domain",
+        "frozen",
+        "group",
+        "held",
+        "key",
+        "msg",
+        "null_sender",
+        "records",
+        "rows",
+        "slot",
+        "wake",
+    )
 
-    def __init__(self, msg: Message, group, received: float, null_sender: bool, rows: list[int]):
+    def __init__(self, msg: Message, group, received: float, null_sender: bool, rows: list[int], domain: int):
         self.received = received
         self.warn = not null_sender  # no delay warnings about bounces and warnings
         self.warnings_sent = 0
         self.msg = msg
         self.group = group
+        self.domain = domain  # the remote domain (-1: delivered to ``group``, the store)
+        self.key = ("host", group.name) if domain < 0 else ("host", domain)  # the host retry record
         self.rows = rows
+        self.slot = rows[0]  # its key on the spool
         self.null_sender = null_sender  # bounces and warnings: never bounced again, never warned about
         self.busy = False  # a delivery run has it (Exim locks the message)
         self.frozen = False
@@ -62,12 +79,19 @@ class Spooled(QueuedMessage):
         self.wake = 0.0
         self.records: tuple = ()
 
+    def address(self, r: int):
+        """The per-address retry key of recipient row ``r``: its mailbox, or the remote recipient (with
+        the sender: the row stands for both, as Exim's ``address_retry_include_sender``)."""
+        return self.msg.boxes[r - self.msg.r0] if self.domain < 0 else ("rcpt", r)
+
 
 class Frontend(Server):
-    SERVICE = SmtpService  # the virtual address remote MTAs connect to
+    SERVICE = SmtpService  # the virtual address remote MTAs and users connect to
     # spool_held_messages: those whose last try found the destination unavailable (host down, LMTP cut,
-    # 451), not a full mailbox: what an incident leaves waiting (the incident figures use it)
-    GAUGES = ("spool_messages", "spool_bytes", "spool_held_messages")
+    # 451), not a full mailbox: what an incident leaves waiting (the incident figures use it);
+    # outbound_messages: the outbound queue, parts of messages waiting for a remote domain (one per
+    # message and domain)
+    GAUGES = ("spool_messages", "spool_bytes", "spool_held_messages", "outbound_messages")
     OUTAGE = (
         "its SMTP sessions drop (the senders retry) and it accepts and delivers nothing; its spool survives, "
         "and its queue runs start again when it is back"
@@ -79,19 +103,27 @@ class Frontend(Server):
         exim = ctx.scenario.policies.exim
         self.exim = exim
         self.ledger = ctx.ledger
-        self.retry = RetryDatabase(
-            parse_retry_line(exim.retry),
-            retry_interval_max=exim.retry_interval_max,
-            retry_data_expire=exim.retry_data_expire,
-            delay_after_cutoff=exim.delay_after_cutoff,
-            rng=ctx.streams.generator(f"{name}.retry"),
+        # Exim keeps one retry hints database; its records for the store and its mailboxes and those for
+        # remote hosts and addresses never share a key, so they are kept apart (the local path then asks
+        # only about local records).
+        self.retry, self.remote_retry = (
+            RetryDatabase(
+                parse_retry_line(exim.retry),
+                retry_interval_max=exim.retry_interval_max,
+                retry_data_expire=exim.retry_data_expire,
+                delay_after_cutoff=exim.delay_after_cutoff,
+                rng=ctx.streams.generator(stream),
+            )
+            for stream in (f"{name}.retry", f"{name}.retry.remote")
         )
         self.warning_times = parse_delay_warning(exim.delay_warning)
         self.spool: dict[int, Spooled] = {}  # by first ledger row, in arrival order
+        self._copies: dict[int, int] = {}  # message id -> its parts on the spool
         self.spool_bytes = 0
         self.spool_peak = 0  # the most messages (and bytes) the spool held at once
         self.spool_peak_bytes = 0
         self.held = 0  # messages on the spool with ``held`` set
+        self.outbound = 0  # parts on the spool for remote domains
         self.runners = 0
         # What this frontend's Exim did, for the KPIs.
         self.counts = dict.fromkeys(
@@ -112,6 +144,7 @@ class Frontend(Server):
         )
         self._order = ctx.streams.generator(f"{name}.queue_order")
         self._phase = ctx.streams.generator(f"{name}.queue_phase")
+        self._notice_domains = ctx.streams.generator(f"{name}.notice_domain")
         ledger = ctx.ledger
         self._spool_stage = ledger.stages.code("spool")
         self._frozen_stage = ledger.stages.code("frozen")
@@ -127,9 +160,11 @@ class Frontend(Server):
         # Peers through the graph (topology.LINKS, DEPENDENCIES): None where the scenario has none.
         self.blocklist = self.peer("blocklist")
         self.ldap = self.peer("ldap")
+        self.kdc = self.peer("kdc")
         self.scanners = self.peer("scanner")  # through the balancer's virtual address
         self.local = self.peer("store")  # the route for local mailboxes (stage 9)
-        self.internet = self.peer("internet")  # bounces and delay warnings
+        self.internet = self.peer("internet")  # remote domains: outbound mail, bounces, delay warnings
+        self.remote: Internet | None = self.internet.members[0] if self.internet is not None else None
         self._daemon_process = self.env.process(self._daemon(restart=False))
 
     # -- down and back -------------------------------------------------------------------------------------
@@ -154,8 +189,10 @@ class Frontend(Server):
             lost += len(item.rows)
         self.counts["lost"] += lost
         self.spool.clear()
+        self._copies.clear()
         self.spool_bytes = 0
         self.held = 0
+        self.outbound = 0
         return lost
 
     def came_up(self) -> None:
@@ -166,23 +203,59 @@ class Frontend(Server):
     # -- accepting ---------------------------------------------------------------------------------------
 
     def enqueue(
-        self, msg: Message, group, null_sender: bool = False, rows: list[int] | None = None, run: bool = True
+        self,
+        msg: Message,
+        group,
+        null_sender: bool = False,
+        rows: list[int] | None = None,
+        run: bool = True,
+        domain: int = -1,
     ) -> Spooled:
         """Take responsibility for ``msg`` (the 250 after DATA) for ``rows`` (default: all its recipients)
-        and start its immediate delivery run (``run`` False: the caller runs ``run_delivery`` itself)."""
+        at one destination (``group``; for the remote domains' group, ``domain``) and start its immediate
+        delivery run (``run`` False: the caller runs ``run_delivery`` itself)."""
         rows = msg.rows if rows is None else rows
-        item = Spooled(msg, group, self.env.now, null_sender, rows)
+        if group is self.internet and domain < 0:  # a message routed to "the Internet": some remote domain
+            domain = int(self.remote.domains.pick(self._notice_domains, 1)[0])
+        item = Spooled(msg, group, self.env.now, null_sender, rows, domain)
         self.counts["accepted"] += 1
-        self.spool[msg.r0] = item
-        self.spool_bytes += msg.size
-        if len(self.spool) > self.spool_peak:
-            self.spool_peak = len(self.spool)
-        if self.spool_bytes > self.spool_peak_bytes:
-            self.spool_peak_bytes = self.spool_bytes
+        self.spool[item.slot] = item
+        copies = self._copies.get(msg.id, 0)
+        self._copies[msg.id] = copies + 1
+        if not copies:  # one spool file per message, whatever its destinations
+            self.spool_bytes += msg.size
+            if len(self._copies) > self.spool_peak:
+                self.spool_peak = len(self._copies)
+            if self.spool_bytes > self.spool_peak_bytes:
+                self.spool_peak_bytes = self.spool_bytes
+        if domain >= 0:
+            self.outbound += 1
         self.ledger.locate_rows(rows, self.code, self._spool_stage)
         if run:
-            self.env.process(self.run_delivery(item))
+            start(self.env, self.run_delivery(item))
         return item
+
+    def route(
+        self, msg: Message, rows: list[int], null_sender: bool = False, run: bool = False
+    ) -> list[Spooled]:
+        """Stage 9: accept ``rows`` of ``msg`` onto the spool, one part per destination: local recipients
+        to the store (LMTP), the others to their remote domains (SMTP)."""
+        domains = msg.domains
+        if domains is None:
+            return [self.enqueue(msg, self.local, null_sender, rows, run)]
+        r0 = msg.r0
+        local: list[int] = []
+        remote: dict[int, list[int]] = {}
+        for r in rows:
+            d = domains[r - r0]
+            if d < 0:
+                local.append(r)
+            else:
+                remote.setdefault(d, []).append(r)
+        parts = [self.enqueue(msg, self.local, null_sender, local, run)] if local else []
+        for d, rs in remote.items():
+            parts.append(self.enqueue(msg, self.internet, null_sender, rs, run, domain=d))
+        return parts
 
     # -- queue runners -----------------------------------------------------------------------------------
 
@@ -197,7 +270,7 @@ class Frontend(Server):
             while True:
                 if self.runners < self.exim.queue_run_max and self.spool:
                     self.runners += 1
-                    env.process(self._queue_run())
+                    start(env, self._queue_run())
                 yield env.timeout(interval)
         except simpy.Interrupt:
             return  # the host went down
@@ -212,7 +285,7 @@ class Frontend(Server):
                 if self.boot != boot:
                     return  # the host went down: its queue runner died with it
                 item = items[i]
-                if item.busy or item.frozen or spool.get(item.msg.r0) is not item:
+                if item.busy or item.frozen or spool.get(item.slot) is not item:
                     continue
                 if self._asleep(item):
                     asleep += 1
@@ -227,52 +300,66 @@ class Frontend(Server):
 
     # -- one delivery run for one message ------------------------------------------------------------------
 
-    def run_delivery(self, item: Spooled) -> Generator[simpy.Event, None, None]:
+    def run_delivery(self, item: Spooled) -> Generator[float, None, None]:
         """One delivery run of ``item``: a generator (the caller's process goes on when it ends)."""
         if not self.up:
             return  # a frontend that is down delivers nothing; the message waits on its spool
         item.busy = True
         item.wake = 0.0
         try:
-            msg, counts = item.msg, self.counts
-            rows = self._addresses_due(item) if self.retry.records else item.rows
+            msg, counts, remote = item.msg, self.counts, item.domain >= 0
+            db = self.remote_retry if remote else self.retry
+            rows = self._addresses_due(item, db) if db.records else item.rows
             if not rows:  # every address waits for its retry time: nothing tried, so no warning either
                 counts["retry_time_not_reached"] += 1
-                self._sleep(item)
+                self._sleep(item, db)
                 return
-            key = ("host", item.group.name)
-            run = delivery_run(self.retry, key, item, self.env.now, item.group.connect, self.warning_times)
+            if remote:
+                d, reach = item.domain, self.remote.reach
+                connect = lambda: reach(d)  # noqa: E731
+            else:
+                connect = item.group.connect
+            run = delivery_run(db, item.key, item, self.env.now, connect, self.warning_times)
             counts["attempts"] += run.attempted
             counts["refused"] += run.attempted and run.step is not Step.DELIVER
             counts["retry_time_not_reached"] += run.retry_time_not_reached
             if run.step is Step.DELIVER:
-                if run.target.protocol == "lmtp":
-                    yield from self._lmtp(item, rows, run.target)
+                target = run.target
+                if remote:
+                    replies = target.smtp(msg, rows, self, item.domain)
+                elif target.protocol == "lmtp":
+                    replies = target.lmtp(msg, rows, self)
+                else:  # a generic class or station: the path through the graph
+                    self._unspool(item)
+                    state = yield from deliver(self.env, self.ledger, msg, item.group, target)
+                    if state == BOUNCED and not item.null_sender:
+                        self._notify(item, "bounce")
                     return
-                self._unspool(item)
-                state = yield from deliver(self.env, self.ledger, msg, item.group, run.target)
-                if state == BOUNCED and not item.null_sender:
-                    self._notify(item, "bounce")
+                yield from self._transfer(item, rows, db, replies, target.REASONS)
             elif run.step is Step.BOUNCE:
                 self._give_up(item, item.rows, run.reason)
             else:
                 self._hold(item, True)
+                if remote and run.attempted and self.remote.connect_timeout:
+                    boot = self.boot  # the connection times out before the run goes on
+                    yield self.remote.connect_timeout
+                    if self.boot != boot:
+                        return
                 if run.warn:
                     self._notify(item, "delay_warning")
         finally:
             item.busy = False
 
-    def _sleep(self, item: Spooled) -> None:
+    def _sleep(self, item: Spooled, db: RetryDatabase) -> None:
         """After a run in which no address was due: the earliest time a queue run could do anything
         with the message (an address's retry time, the ultimate address timeout, a record expiring).
         Queue runs skip it until then, as long as its records are unchanged; this only saves the work of
         asking, the outcome is what run_delivery would decide."""
-        db, boxes, r0 = self.retry, item.msg.boxes, item.msg.r0
         recs = []
         # The ultimate address timeout, on Exim's whole-second clock.
         wake = exim_time(item.received) + db.line.final_cutoff + 1
         for r in item.rows:
-            key = boxes[r - r0]
+            key = item.address(r)
             rec = db.records.get(key)
             if rec is None or rec.expired:
                 return
@@ -284,20 +371,20 @@ class Frontend(Server):
     def _asleep(self, item: Spooled) -> bool:
         if item.wake - 1e-6 <= self.env.now:
             return False
-        records = self.retry.records
+        records = (self.remote_retry if item.domain >= 0 else self.retry).records
         # Another message's failure may have moved a record past its last cutoff (it then fails at once).
         for key, rec in item.records:  # noqa: SIM110 - a loop is faster than all() over a generator here
             if records.get(key) is not rec or rec.expired:
                 return False
         return True
 
-    def _addresses_due(self, item: Spooled) -> list[int]:
+    def _addresses_due(self, item: Spooled, db: RetryDatabase) -> list[int]:
         """Recipients whose per-address retry time has come (Exim checks them before routing); those
         whose address has failed for too long bounce now."""
-        boxes, r0, db, now = item.msg.boxes, item.msg.r0, self.retry, self.env.now
+        now = self.env.now
         due, failed = [], []
         for r in item.rows:
-            key = boxes[r - r0]
+            key = item.address(r)
             if key not in db.records:
                 due.append(r)
                 continue
@@ -310,53 +397,56 @@ class Frontend(Server):
             self._give_up(item, failed, Check.FAIL_AFTER_CUTOFF.value)
         return due
 
-    def _lmtp(self, item: Spooled, rows: list[int], store: Store) -> Generator[simpy.Event, None, None]:
-        """Deliver to the store; each recipient's reply decides: 250 done, 452 per-address retry, 5xx
-        bounce."""
-        msg, db, boot = item.msg, self.retry, self.boot
+    def _transfer(
+        self, item: Spooled, rows: list[int], db: RetryDatabase, session, reasons: dict[str, str]
+    ) -> Generator[float, None, None]:
+        """The LMTP or SMTP session ``session`` to ``item``'s destination (connected) for ``rows``: each
+        recipient's reply decides: 250 done, 4xx per-address retry, 5xx bounce (the reason from
+        ``reasons``); no replies (the session was cut) is a host error."""
+        boot = self.boot
         if len(rows) == len(item.rows):  # ``rows`` is taken from ``item.rows``: all are tried
             remaining = []
         else:
             tried = set(rows)
             remaining = [r for r in item.rows if r not in tried]  # their address retry time has not come
-        replies = yield from store.lmtp(msg, rows, self)
+        replies = yield from session
         if self.boot != boot:
             return  # this frontend died during the session: the message waits on its spool
-        if replies is None:  # the store died during the session: no replies, a host error
+        if replies is None:  # the destination died during the session: no replies, a host error
             self._hold(item, True)
             self.counts["deliveries_cut"] += 1
-            if db.failed(("host", item.group.name), self.env.now, item.received):
+            if db.failed(item.key, self.env.now, item.received):
                 self._give_up(item, item.rows, "retry timeout exceeded")
             elif item.warning_due(self.env.now, self.warning_times):
                 self._notify(item, "delay_warning")
             return
         temporary, permanent, unavailable = replies
         self._hold(item, unavailable)
-        boxes, r0, now = msg.boxes, msg.r0, self.env.now
+        now = self.env.now
         if db.records:
             refused = set(temporary).union(r for r, _ in permanent) if temporary or permanent else ()
             for r in rows:
                 if r not in refused:
-                    db.succeeded(boxes[r - r0])
+                    db.succeeded(item.address(r))
         if not temporary and not permanent:  # all delivered: what the general case below comes to
             item.rows = remaining
-            if item.frozen or self.spool.get(msg.r0) is not item:
+            if item.frozen or self.spool.get(item.slot) is not item:
                 return
             if not remaining:
                 self._unspool(item)
                 return
         by_reason: dict[str, list[int]] = {}
         for r, code in permanent:
-            by_reason.setdefault(LMTP_REASONS[code], []).append(r)
+            by_reason.setdefault(reasons[code], []).append(r)
         for r in temporary:
-            if db.failed(boxes[r - r0], now, item.received, host_error=False):
+            if db.failed(item.address(r), now, item.received, host_error=False):
                 by_reason.setdefault("retry timeout exceeded", []).append(r)
             else:
                 remaining.append(r)
         item.rows = remaining + [r for failed in by_reason.values() for r in failed]
         for reason, failed in by_reason.items():
             self._give_up(item, failed, reason)
-        if item.frozen or self.spool.get(msg.r0) is not item:
+        if item.frozen or self.spool.get(item.slot) is not item:
             return
         if remaining:
             item.rows = sorted(remaining)
@@ -389,35 +479,54 @@ class Frontend(Server):
             self.held += 1 if held else -1
 
     def _unspool(self, item: Spooled) -> None:
-        if self.spool.pop(item.msg.r0, None) is item:
-            self.spool_bytes -= item.msg.size
+        if self.spool.pop(item.slot, None) is item:
             self._hold(item, False)
+            if item.domain >= 0:
+                self.outbound -= 1
+            msg = item.msg
+            copies = self._copies[msg.id] - 1
+            if copies:
+                self._copies[msg.id] = copies
+            else:
+                del self._copies[msg.id]
+                self.spool_bytes -= msg.size
 
     def notify_recipients(self, mail: Message, rows: list[int]) -> None:
-        """Stage 5: the attachment is held back and each recipient gets a notice in the mailbox."""
+        """Stage 5: the attachment is held back and each recipient is told: a notice to the mailbox, or
+        to the remote domain of a recipient outside."""
         ledger, now, size = self.ledger, self.env.now, int(self.exim.notice_size)
-        boxes = [mail.boxes[r - mail.r0] for r in rows]
+        r0 = mail.r0
+        boxes = [mail.boxes[r - r0] for r in rows]
+        domains = None if mail.domains is None else [mail.domains[r - r0] for r in rows]
         cls = ledger.classes.code("attachment_notice")
-        mid, r0 = ledger.offer(len(rows), now, cls, self._origin, size, parent=mail.id, mailboxes=boxes)
-        ledger.accept(r0, len(rows), now)
+        mid, n0 = ledger.offer(len(rows), now, cls, self._origin, size, parent=mail.id, mailboxes=boxes)
+        ledger.accept(n0, len(rows), now)
         self.counts["notices_sent"] += 1
-        self.enqueue(Message(mid, r0, len(rows), size, boxes), self.local, null_sender=True)
+        self.route(
+            Message(mid, n0, len(rows), size, boxes, domains), list(range(n0, n0 + len(rows))), True, True
+        )
 
     def _notify(self, item: Spooled, kind: str) -> None:
-        """A bounce or delay warning: a new message from <> to the original sender, over the Internet."""
+        """A bounce or delay warning: a new message from <> to the original sender: by LMTP to a local
+        sender's mailbox, else to the sender's remote domain."""
         exim, ledger, now = self.exim, self.ledger, self.env.now
         size = exim.notice_size
         if kind == "bounce":
             size += min(item.msg.size, exim.bounce_return_size_limit)
-        mid, r0 = ledger.offer(1, now, ledger.classes.code(kind), self._origin, int(size), parent=item.msg.id)
+        size = int(size)
+        sender = item.msg.sender
+        boxes = [sender] if sender != NO_MAILBOX else None
+        cls = ledger.classes.code(kind)
+        mid, r0 = ledger.offer(1, now, cls, self._origin, size, parent=item.msg.id, mailboxes=boxes)
         ledger.accept(r0, 1, now)
         self.counts["bounces_sent" if kind == "bounce" else "warnings_sent"] += 1
-        self.enqueue(Message(mid, r0, 1, int(size)), self.internet, null_sender=True)
+        notice = Message(mid, r0, 1, size, boxes)
+        self.enqueue(notice, self.internet if boxes is None else self.local, null_sender=True)
 
     # -- what the run reports ----------------------------------------------------------------------------
 
     def gauges(self) -> tuple[float, ...]:
-        return len(self.spool), self.spool_bytes, self.held
+        return len(self._copies), self.spool_bytes, self.held, self.outbound
 
     def results(self) -> dict[str, dict]:
         return {
@@ -425,7 +534,7 @@ class Frontend(Server):
             "queues": {
                 "sessions": self.smtp.sessions,
                 **self.counts,
-                "spool_at_end": len(self.spool),
+                "spool_at_end": len(self._copies),
                 "spool_peak_messages": self.spool_peak,
                 "spool_peak_bytes": self.spool_peak_bytes,
             },

@@ -62,6 +62,10 @@ class Mailboxes:
             return np.full(k, GUESSED, dtype=np.int64)
         return np.minimum(np.searchsorted(self._cdf, rng.random(k), side="right"), self.count - 1)
 
+    def active(self) -> np.ndarray:
+        """The numbers of the active mailboxes (whose users can log in and send)."""
+        return np.flatnonzero(self.status == ACTIVE)
+
     def _expunge(self, env, spec):
         while True:
             yield env.timeout(spec.every)

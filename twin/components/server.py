@@ -58,9 +58,3 @@ class QueueingStation(Component):
         super().__init__(ctx, name, attrs, spec)
         self.station = Station(self.env, name, spec.servers)
         self.service_time = ctx.streams.sampler(f"{name}.service", spec.service)
-
-
-class Internet(Component):
-    """The world outside: remote MTAs that offer mail and receive what the platform sends out."""
-
-    OUTAGE = "outbound deliveries (bounces, delay warnings) wait on the frontends' spools"

@@ -50,6 +50,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from twin.components.mailboxes import DEACTIVATED, UNKNOWN
+from twin.components.submission import Submission
 from twin.sim.ledger import STATE_CODE
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ class SmtpService:
         # the quality target; counted where they happen (a method call per reply costs a few per cent).
         self.replies = 0
         self.replies_late = 0
+        self.submission = Submission(ctx, self)  # the same frontends, for the users' mail (port 587)
 
     def tempfail(self, stage: int, at: float | None = None) -> int:
         """Count a temporary refusal of an SMTP transaction at ``stage`` (at ``at``, default now); returns
@@ -260,15 +262,20 @@ class SmtpService:
             result = yield from self._session(fe, boot, mail, t, refused)
         finally:
             fe.smtp.close(boot)
-        item = mail.spooled
-        if item is not None:  # the immediate delivery run, in this process
-            mail.spooled = None
-            yield from fe.run_delivery(item)
+        yield from self.deliver_now(fe, mail)
         return result
 
+    def deliver_now(self, fe: Frontend, mail: Mail) -> Generator[object, None, None]:
+        """The immediate delivery runs of what the session put on ``fe``'s spool, in the client's process."""
+        parts = mail.spooled
+        if parts is not None:
+            mail.spooled = None
+            for item in parts:
+                yield from fe.run_delivery(item)
+
     def _session(self, fe: Frontend, boot: int, mail: Mail, t: float, refused: int | None) -> Transaction:
-        env, ledger, st = self.env, self.ledger, self.stages
-        yield env.timeout(t - env.now)
+        env, st = self.env, self.stages
+        yield t - env.now
         if fe.boot != boot:
             return self.tempfail(st.connection_lost)
         if refused is not None:
@@ -296,70 +303,97 @@ class SmtpService:
         # needs no event; otherwise wait and see who is still there.
         waited = done >= fe.next_down or (node is not None and done >= node.next_down) or done >= self.end
         if waited:
-            yield env.timeout(done - now)
+            yield done - now
             if fe.boot != boot:
                 return self.tempfail(st.connection_lost)
             if node is not None and node.boot != ldap_boot:  # the directory server failed meanwhile
                 return self.tempfail(st.ldap_unreachable)
+        live = self.check_recipients(fe, mail, live, done)
+        if not live:
+            return None
+
+        # DATA, with the frontend's CPU and spool write going on while the data arrives. Replies certain
+        # now (not ``waited``) need no event: DATA begins at ``done``, its work is queued from now.
+        return (yield from self.data(fe, boot, mail, live, self.transfer_rate, self.rtt, self, done))
+
+    def check_recipients(self, fe: Frontend, mail: Mail, live: list[int], at: float) -> list[int]:
+        """Stages 2 and 3 at RCPT, answered at ``at``: local recipients whose address is deactivated or
+        unknown are rejected; returns the others (remote recipients of a submission pass: the frontends
+        relay for authenticated users). ``mail.live`` keeps the recipients still in the transaction."""
         status = self.mailboxes.status_of
-        boxes, r0 = mail.boxes, mail.r0
+        ledger, st, code = self.ledger, self.stages, fe.code
+        boxes, r0, domains = mail.boxes, mail.r0, mail.domains
         keep = []
         for r in live:
             box = boxes[r - r0]
             s = UNKNOWN if box < 0 else status[box]
             if s == DEACTIVATED:
-                ledger.finish(r, 1, done, REJECTED, st.deactivated, fe.code)
-            elif s == UNKNOWN:
-                ledger.finish(r, 1, done, REJECTED, st.unknown_recipient, fe.code)
+                ledger.finish(r, 1, at, REJECTED, st.deactivated, code)
+            elif s == UNKNOWN and (domains is None or domains[r - r0] < 0):
+                ledger.finish(r, 1, at, REJECTED, st.unknown_recipient, code)
             else:
                 keep.append(r)
         if len(keep) < len(live):
-            mail.live = live = keep
-            if not live:
-                return None
+            mail.live = keep
+        return keep
 
-        # DATA, with the frontend's CPU and spool write going on while the data arrives.
-        if not waited:
-            yield env.timeout(done - now)
-        self.data_transfers += 1
+    def data(
+        self,
+        fe: Frontend,
+        boot: int,
+        mail: Mail,
+        live: list[int],
+        rate: float,
+        rtt: float,
+        stats,
+        begin: float | None = None,
+    ) -> Transaction:
+        """DATA from a client that sends at ``rate`` bytes/s over a path of round trip ``rtt``, then the
+        scan, the 250 and stages 4-9 for the recipients ``live``, in the client's process. DATA begins at
+        ``begin`` (default now; a later time when the frontend cannot fail before it); the frontend's CPU
+        per KB and its spool write are queued from now. ``stats`` counts the transfer and the reply (this
+        service, or the submission service). Returns what ``transaction`` does."""
+        env, ledger, st = self.env, self.ledger, self.stages
+        now = env.now
+        stats.data_transfers += 1
         size = mail.size
-        data_end = done + size / self.transfer_rate + self.rtt
+        data_end = (now if begin is None else begin) + size / rate + rtt
         if fe.per_kb and fe.station is not None:
-            cpu_end = fe.station.assign(size * (1 / 1024) * fe.per_kb, done)
+            cpu_end = fe.station.assign(size * (1 / 1024) * fe.per_kb, now)
             if cpu_end > data_end:
                 data_end = cpu_end
         if fe.disk is not None:
-            disk_end = fe.disk.assign(fe.disk_time(size), done)
+            disk_end = fe.disk.assign(fe.disk_time(size), now)
             if disk_end > data_end:
                 data_end = disk_end
-        yield env.timeout(data_end - done)
+        yield data_end - now
         if fe.boot != boot:
-            return self.tempfail(st.connection_lost)
+            return stats.tempfail(st.connection_lost)
 
         scanned = fe.scanners is not None  # without a scan cluster nothing is scanned, scored or held
         if scanned:
             refused, answered, sc = self._scan(fe, mail, data_end)
             if answered > data_end:
                 scan_boot = sc.boot if sc is not None else 0
-                yield env.timeout(answered - data_end)
+                yield answered - data_end
                 if fe.boot != boot:
-                    return self.tempfail(st.connection_lost)
+                    return stats.tempfail(st.connection_lost)
                 if sc is not None and sc.boot != scan_boot:  # the scanner failed during the scan
                     refused = st.scan_unreachable
-            self.replies += 1
+            stats.replies += 1
             if answered - data_end > self.reply_within:
-                self.replies_late += 1
+                stats.replies_late += 1
             if refused is None and not sc.valid():
                 sc.invalid_answers += 1
                 refused = st.scan_invalid
             if refused is not None:
-                return self.tempfail(refused)
+                return stats.tempfail(refused)
             ledger.set_rows("spam_score", live, mail.spam)
             if mail.virus:
                 ledger.finish_rows(live, env.now, REJECTED, st.virus, fe.code)
                 return None
         else:
-            self.replies += 1
+            stats.replies += 1
 
         # 250: the frontend is responsible from here.
         now = env.now
@@ -370,6 +404,7 @@ class SmtpService:
             return None
         if scanned and mail.spam >= self.quarantine_at:
             q = self.mailboxes.quarantine_of
+            boxes, r0 = mail.boxes, mail.r0
             held, rest = [], []
             for r in live:
                 box = boxes[r - r0]
@@ -379,7 +414,7 @@ class SmtpService:
                 live = rest
                 if not live:
                     return None
-        mail.spooled = fe.enqueue(mail, fe.local, rows=live, run=False)
+        mail.spooled = fe.route(mail, live)
         return None
 
     def _scan(self, fe: Frontend, mail: Mail, now: float):
@@ -400,15 +435,17 @@ class SmtpService:
         return None, end, sc
 
     def results(self) -> dict[str, dict]:
+        return {"smtp": self._figures(self), "submission": self._figures(self.submission)}
+
+    def _figures(self, stats) -> dict:
+        """The figures of the transactions counted by ``stats`` (this service, or the submission service)."""
         names = self.ledger.stages.names
         return {
-            "smtp": {
-                "transactions": self.transactions,
-                "reached_data": self.data_transfers,
-                "temporary_errors_by_stage": {
-                    names[c]: n for c, n in sorted(self.tempfails.items(), key=lambda kv: -kv[1])
-                },
-                "replies": self.replies,
-                "replies_within_target": self.replies - self.replies_late,
-            }
+            "transactions": stats.transactions,
+            "reached_data": stats.data_transfers,
+            "temporary_errors_by_stage": {
+                names[c]: n for c, n in sorted(stats.tempfails.items(), key=lambda kv: -kv[1])
+            },
+            "replies": stats.replies,
+            "replies_within_target": stats.replies - stats.replies_late,
         }

@@ -113,7 +113,7 @@ class Station:
     def serve(self, service_time: float):
         """Wait for a server, hold it for ``service_time``: a generator to ``yield from``."""
         env = self.env
-        yield env.timeout(self.assign(service_time) - env.now)
+        yield self.assign(service_time) - env.now
 
     def cut(self, now: float) -> None:
         """The node failed at ``now``: every customer present leaves now, without the rest of its service

@@ -3,7 +3,8 @@
 
 One LMTP session per message from a frontend's spool costs CPU (``demand`` plus ``demand_per_kb``), a
 write to the store's RAID array (``disk``) and ``metadata_ops`` I/O operations on the SAN (index, cache
-and quota files). Each recipient gets its own reply, as in Cyrus's ``lmtpengine.c`` (checks at RCPT):
+and quota files), side by side: the replies come when all three are done. Each recipient gets its own
+reply, as in Cyrus's ``lmtpengine.c`` (checks at RCPT):
 - no mailbox: ``550 5.1.1`` (permanent; the frontend bounces it);
 - mailbox at or over its quota: ``452 4.2.2`` (temporary; the frontend's per-address retry rules apply),
   or ``552`` with ``over_quota_perm_failure``. A mailbox below its quota takes the message even if it
@@ -24,8 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from itertools import islice
-
-import simpy
+from typing import ClassVar
 
 from twin.components.base import Component
 from twin.components.mailboxes import MISSING
@@ -40,6 +40,10 @@ class Store(Server):
     OUTAGE = "LMTP connections fail: accepted mail waits on the frontends' spools (host retry record)"
     GAUGES = ("replication_backlog_messages", "replication_backlog_bytes", "replication_backlog_age_s")
     protocol = "lmtp"
+    REASONS: ClassVar[dict[str, str]] = {
+        "550": "550 5.1.1 mailbox unknown",
+        "552": "552 5.2.2 over quota",
+    }  # the bounce's ledger stage
 
     def __init__(self, ctx, name, attrs, spec):
         super().__init__(ctx, name, attrs, spec)
@@ -72,7 +76,7 @@ class Store(Server):
 
     def lmtp(
         self, msg: Message, rows: list[int], client: Component
-    ) -> Generator[simpy.Event, None, tuple[list[int], list[tuple[int, str]], bool] | None]:
+    ) -> Generator[float, None, tuple[list[int], list[tuple[int, str]], bool] | None]:
         """Deliver ``msg`` from ``client`` (a frontend) to the recipients in ``rows``; a generator returning
         (temporary rows, permanent [(row, reply code)], whether the store was unavailable: 451 to all), or
         None if the session was cut (this store or the client failed before the replies)."""
@@ -84,22 +88,22 @@ class Store(Server):
             node = san.connect()
             if node is None:  # the mailbox metadata lives on the SAN (seed §2)
                 return self._unavailable(rows), [], True
-        now = env.now
+        # lmtpd parses and indexes the message (CPU) while it writes the message file to the RAID array and
+        # the metadata to the SAN: the three go on side by side, and the replies come when all are done.
+        now = done = env.now
         if self.station is not None:
-            end = self.station.assign(self.work(msg.size), now)
-            yield env.timeout(end - now)
-            now = end
-        # The message file on the RAID array and the metadata on the SAN are written side by side.
-        done = now
+            done = self.station.assign(self.work(msg.size), now)
         if self.disk is not None:
-            done = self.disk.assign(self.disk_time(msg.size), now)
+            disk_end = self.disk.assign(self.disk_time(msg.size), now)
+            if disk_end > done:
+                done = disk_end
         san_boot = node.boot if node is not None else 0
         if self.metadata_ops and node is not None and node.station is not None:
             san_end = node.station.assign(node.service_time() * self.metadata_ops, now)
             if san_end > done:
                 done = san_end
         if done > now:
-            yield env.timeout(done - now)
+            yield done - now
             now = done
         if self.boot != boot or client.boot != client_boot:
             return None

@@ -54,9 +54,8 @@ def spof(
     """The single points of failure of the scenario at ``path`` (with ``overrides``), each confirmed by a
     simulated outage unless ``confirm`` is false."""
     sc = load_scenario(path, overrides)
-    inbound = sc.workload.inbound
-    classes = [f"inbound-{c}" for c in inbound.classes] if inbound is not None and inbound.enabled else []
-    found = single_points_of_failure(build_topology(sc), classes)
+    work = sc.workload
+    found = single_points_of_failure(build_topology(sc), work.inbound_classes(), work.submitted_classes())
     out = [
         Spof(p.node, list(p.breaks), None, p.effect, list(p.routes), list(p.down), p.effect) for p in found
     ]

@@ -141,11 +141,6 @@ def _replication(k: dict) -> list[list]:
     ]
 
 
-def _inbound_classes(sc) -> list[str]:
-    inbound = sc.workload.inbound
-    return [f"inbound-{c}" for c in inbound.classes] if inbound is not None and inbound.enabled else []
-
-
 def _facts(res) -> list[tuple[str, str]]:
     """What a reader needs to run this again and get the same ledger."""
     run = res.run
@@ -273,7 +268,9 @@ def write_report(res, out: Path) -> list[Path]:
                 ", ".join(p.routes),
                 p.effect,
             ]
-            for p in single_points_of_failure(res.graph, _inbound_classes(sc))
+            for p in single_points_of_failure(
+                res.graph, sc.workload.inbound_classes(), sc.workload.submitted_classes()
+            )
         ],
         latency=[
             [

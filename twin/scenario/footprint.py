@@ -101,6 +101,16 @@ def estimate(sc: Scenario) -> Footprint:
         hours = range(int(min(horizon, 7 * 86400) // 3600) + 1)
         local = [(t0 + dt.timedelta(hours=h)).astimezone(zone) for h in hours]
         peak_recipients += max(float(hourly[t.hour] * week[t.weekday()]) for t in local)
+    sub = sc.workload.submission
+    if sub is not None and sub.enabled:
+        # the users' mail: per active mailbox; taken at every mailbox (an upper bound), at its peak hour
+        boxes = sc.workload.mailboxes.count
+        week = max(sub.weekday.values())
+        for c in sub.classes.values():
+            diurnal = np.asarray(c.diurnal, dtype=float)
+            rate = c.per_mailbox * boxes
+            mean_rate += rate
+            peak_recipients += rate * week * float(diurnal.max() / diurnal.mean()) * _recipients(c.recipients)
     for s in sc.workload.sources:
         if s.enabled:
             mean_rate += s.rate

@@ -133,17 +133,28 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
         if src.stop is not None and src.stop <= src.start:
             problems.append((("workload", "sources", i, "stop"), "stop must come after start"))
     problems += _feasible(sc, len(nodes))
-    inbound = sc.workload.inbound
-    if inbound is not None and inbound.enabled:
-        for cls in ("frontend", "store"):
-            if not classes[cls].count:
-                problems.append(
-                    (
-                        ("workload", "inbound"),
-                        f"inbound mail needs {cls} instances (platform.{cls}.members): it is accepted by the "
-                        "frontends and delivered to the store",
-                    )
-                )
+    needs = (
+        ("inbound", "inbound mail", "it is accepted by the frontends and delivered to the store"),
+        (
+            "submission",
+            "the users' mail",
+            "it is submitted to the frontends, and bounces go to the senders' mailboxes",
+        ),
+    )
+    for field, what, why in needs:
+        work = getattr(sc.workload, field)
+        if work is not None and work.enabled:
+            problems += [
+                (("workload", field), f"{what} needs {cls} instances (platform.{cls}.members): {why}")
+                for cls in ("frontend", "store")
+                if not classes[cls].count
+            ]
+    sub = sc.workload.submission
+    if sub is not None and sub.enabled:
+        if sub.start >= sc.clock.horizon:
+            problems.append((("workload", "submission", "start"), "starts at or after the horizon"))
+        if sub.stop is not None and sub.stop <= sub.start:
+            problems.append((("workload", "submission", "stop"), "stop must come after start"))
     return problems
 
 

@@ -532,20 +532,29 @@ class Attachments(Strict):
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class MailClass(Strict):
-    """One kind of inbound mail (ham or spam): its share of the volume, daily shape and attributes."""
+def _weekdays(v: dict[str, float]) -> dict[str, float]:
+    unknown = sorted(set(v) - set(WEEKDAYS))
+    if unknown:
+        raise ValueError(f"unknown day {unknown[0]!r} (expected {', '.join(WEEKDAYS)})")
+    negative = [d for d, x in v.items() if x < 0]
+    if negative:
+        raise FieldError(negative[0], "weekday factors must be >= 0")
+    return {d: v.get(d, 1.0) for d in WEEKDAYS}
 
-    share: Real = Field(ge=0, le=1, description="share of the offered messages")
+
+Weekdays = Annotated[dict[str, Real], AfterValidator(_weekdays)]
+
+
+class Content(Strict):
+    """What the scan and the stages look at in a class of messages, and their daily shape: the fields inbound
+    mail classes and the users' submission classes share."""
+
     diurnal: list[Real] = Field(
         default_factory=lambda: [1.0] * 24,
         min_length=24,
         max_length=24,
         description="relative arrival rate per local hour 0..23 (normalised to mean 1)",
     )
-    sender: Sender = Field(default_factory=Sender)
-    blocklisted: Real = _share("messages whose client IP is on the blocklist (stage 1)")
-    bad_sender: Real = _share("messages whose sender address does not verify (stage 3)")
-    guessed: Real = _share("recipients that are made-up addresses in the domain (dictionary attacks)")
     recipients: NumberDist = Field(
         default_factory=lambda: {"dist": "constant", "value": 1},
         validate_default=True,
@@ -571,11 +580,21 @@ class MailClass(Strict):
         return v
 
 
+class MailClass(Content):
+    """One kind of inbound mail (ham or spam): its share of the volume, daily shape and attributes."""
+
+    share: Real = Field(ge=0, le=1, description="share of the offered messages")
+    sender: Sender = Field(default_factory=Sender)
+    blocklisted: Real = _share("messages whose client IP is on the blocklist (stage 1)")
+    bad_sender: Real = _share("messages whose sender address does not verify (stage 3)")
+    guessed: Real = _share("recipients that are made-up addresses in the domain (dictionary attacks)")
+
+
 class Inbound(Strict):
     """Mail offered to the platform from the Internet (docs/platform.md §B), through the load balancer."""
 
     volume: Rate = Field(gt=0, description="mean messages offered per day (on a weekday factor of 1)")
-    weekday: dict[str, Real] = Field(
+    weekday: Weekdays = Field(
         default_factory=lambda: dict.fromkeys(WEEKDAYS, 1.0),
         description="factor per day of the week (mon..sun)",
     )
@@ -587,17 +606,6 @@ class Inbound(Strict):
     stop: Duration | None = Field(None, gt=0, description="default: the horizon")
     enabled: bool = True
 
-    @field_validator("weekday")
-    @classmethod
-    def _days(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(v) - set(WEEKDAYS))
-        if unknown:
-            raise ValueError(f"unknown day {unknown[0]!r} (expected {', '.join(WEEKDAYS)})")
-        negative = [d for d, x in v.items() if x < 0]
-        if negative:
-            raise FieldError(negative[0], "weekday factors must be >= 0")
-        return {d: v.get(d, 1.0) for d in WEEKDAYS}
-
     @field_validator("classes")
     @classmethod
     def _shares(cls, v: dict[str, MailClass]) -> dict[str, MailClass]:
@@ -607,26 +615,48 @@ class Inbound(Strict):
         return v
 
 
-class Workload(Strict):
-    sources: list[Source] = Field(default_factory=list)
-    mailboxes: Mailboxes = Field(default_factory=Mailboxes)
-    inbound: Inbound | None = Field(None, description="mail from the Internet, stage by stage")
+class SubmissionClass(Content):
+    """One kind of mail the university's users send (internal, outbound): its volume per mailbox, where its
+    recipients are, and what the scan sees in it."""
 
-    @field_validator("sources")
-    @classmethod
-    def _unique_names(cls, v: list[Source]) -> list[Source]:
-        seen: set[str] = set()
-        for s in v:
-            if s.name in seen:
-                raise ValueError(f"two sources are named {s.name!r}")
-            seen.add(s.name)
-        return v
+    per_mailbox: Rate = Field(
+        gt=0, description="messages a day per active mailbox (on a weekday factor of 1), e.g. 3/day"
+    )
+    local: Real = _share("share of recipients with a mailbox here (the rest are at remote domains)")
+    unknown_local: Real = _share("local recipients whose address is wrong: refused at RCPT (stage 3)")
+    unknown_remote: Real = _share("remote recipients the remote server does not know: 550, bounced")
 
 
-class _Scheduled(Strict):
-    """A fault of ``target`` from ``at`` for ``duration`` (or until ``until``)."""
+class Submission(Strict):
+    """Mail the users submit over SMTP(S) with authentication, through the balancer to the frontends
+    (docs/platform.md §2): scanned like all mail, delivered by LMTP or to remote domains."""
 
-    target: str = Field(min_length=1, description="node name, glob (fe*), or class name (all its instances)")
+    weekday: Weekdays = Field(
+        default_factory=lambda: dict.fromkeys(WEEKDAYS, 1.0),
+        description="factor per day of the week (mon..sun)",
+    )
+    kerberos: Real = _share(
+        "sessions that log in with Kerberos (GSSAPI); the rest bind to LDAP with a password"
+    )
+    upload_rate: Size = Field(
+        128 * 1024, gt=0, description="bytes per second a user's client sends during DATA"
+    )
+    client_latency: Duration = Field(
+        0.0, ge=0, description="one-way latency between a user's client and the frontends"
+    )
+    client: Sender = Field(
+        default_factory=lambda: Sender(retry="F,1d,30m", retry_interval_max=3600.0),
+        description="what the user's mail client (and the user) do after a 4xx or a failed connection",
+    )
+    classes: dict[str, SubmissionClass] = Field(min_length=1, description="e.g. internal and outbound")
+    start: Duration = Field(0.0, ge=0)
+    stop: Duration | None = Field(None, gt=0, description="default: the horizon")
+    enabled: bool = True
+
+
+class _Window(Strict):
+    """From ``at`` for ``duration`` (or until ``until``)."""
+
     at: Duration = Field(ge=0)
     duration: Duration | None = Field(None, gt=0)
     until: Duration | None = Field(None, gt=0)
@@ -642,6 +672,129 @@ class _Scheduled(Strict):
     @property
     def end(self) -> float:
         return self.until if self.until is not None else self.at + self.duration
+
+
+class _Renewal(Strict):
+    """Up for an MTBF draw, down for an MTTR draw, repeatedly."""
+
+    mtbf: DurationDist = Field(description="time between failures (up time)")
+    mttr: DurationDist = Field(description="time to repair (down time)")
+
+    @field_validator("mtbf", "mttr")
+    @classmethod
+    def _never_zero(cls, v):
+        if v.can_be_zero():
+            raise ValueError(
+                "can be 0: failures and repairs would follow each other at one instant forever; "
+                "give a distribution of times > 0"
+            )
+        return v
+
+
+class DomainOutage(_Window):
+    """A remote domain's mail servers cannot be reached from ``at`` for ``duration`` (or until ``until``)."""
+
+    domain: str = Field(
+        min_length=1, description="a name from remote.names, or domainN for the N-th most popular"
+    )
+
+
+class Remote(Strict):
+    """The mail servers outside that the frontends deliver to: a population of destination domains, each
+    with one mail server (its MX), chosen by popularity, and how they answer."""
+
+    domains: Count = Field(1, ge=1, le=MAX_MAILBOXES, description="destination domains")
+    popularity: Real = Field(
+        0.0,
+        ge=0,
+        description="Zipf exponent: the N-th most popular domain gets mail with weight N^-popularity",
+    )
+    names: list[str] = Field(
+        default_factory=list, description="names of the most popular domains, in order (the rest: domainN)"
+    )
+    transfer_rate: Size = Field(
+        1024 * 1024, gt=0, description="bytes per second the frontends send to a remote server during DATA"
+    )
+    greylisting: Real = _share("domains that greylist: a first try from an unknown client gets 451")
+    greylist_delay: Duration = Field(300.0, ge=0, description="a retry after this long passes the greylist")
+    auto_whitelist: Count = Field(
+        5,
+        ge=0,
+        le=MAX_SERVERS,
+        description="passes after which a greylisting domain whitelists the client (0: never)",
+    )
+    connect_timeout: Duration = Field(
+        0.0, ge=0, description="what a try to a server that cannot be reached costs the delivery process"
+    )
+    failures: _Renewal | None = Field(None, description="random unreachable periods of every domain")
+    outages: list[DomainOutage] = Field(default_factory=list, description="scheduled unreachable periods")
+
+    @field_validator("names")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for i, name in enumerate(v):
+            if name in seen:
+                raise FieldError(i, f"{name!r} is named twice")
+            seen.add(name)
+        return v
+
+    def index(self, name: str) -> int | None:
+        """The popularity rank (0: the most popular) of domain ``name``, or None if there is none."""
+        if name in self.names:
+            return self.names.index(name)
+        if name.startswith("domain") and name[6:].isdigit() and 1 <= int(name[6:]) <= self.domains:
+            return int(name[6:]) - 1
+        return None
+
+    @model_validator(mode="after")
+    def _known(self):
+        if len(self.names) > self.domains:
+            raise FieldError("names", f"{len(self.names)} names for {self.domains} domains")
+        for i, o in enumerate(self.outages):
+            if self.index(o.domain) is None:
+                raise FieldError(
+                    "outages",
+                    f"outage {i + 1}: unknown domain {o.domain!r} (a name from remote.names, or domain1.."
+                    f"domain{self.domains})",
+                )
+        return self
+
+
+class Workload(Strict):
+    sources: list[Source] = Field(default_factory=list)
+    mailboxes: Mailboxes = Field(default_factory=Mailboxes)
+    inbound: Inbound | None = Field(None, description="mail from the Internet, stage by stage")
+    submission: Submission | None = Field(None, description="mail the users send: internal and outbound")
+    remote: Remote = Field(
+        default_factory=Remote, description="the remote domains outbound mail, bounces and warnings go to"
+    )
+
+    def inbound_classes(self) -> list[str]:
+        """The ledger's traffic classes of inbound mail (none when it is off)."""
+        inbound = self.inbound
+        return [f"inbound-{c}" for c in inbound.classes] if inbound is not None and inbound.enabled else []
+
+    def submitted_classes(self) -> list[str]:
+        """The ledger's traffic classes of the users' mail (none when submission is off)."""
+        sub = self.submission
+        return list(sub.classes) if sub is not None and sub.enabled else []
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, v: list[Source]) -> list[Source]:
+        seen: set[str] = set()
+        for s in v:
+            if s.name in seen:
+                raise ValueError(f"two sources are named {s.name!r}")
+            seen.add(s.name)
+        return v
+
+
+class _Scheduled(_Window):
+    """A fault of ``target`` from ``at`` for ``duration`` (or until ``until``)."""
+
+    target: str = Field(min_length=1, description="node name, glob (fe*), or class name (all its instances)")
 
 
 class Outage(_Scheduled):
@@ -668,26 +821,14 @@ class Loss(_Scheduled):
     cause: str = "data lost"
 
 
-class RandomFailures(Strict):
+class RandomFailures(_Renewal):
     """Independent failures of each matching node: up for an MTBF draw, down for an MTTR draw, repeatedly."""
 
     kind: Literal["random"]
     target: str = Field(min_length=1)
-    mtbf: DurationDist = Field(description="time between failures (up time)")
-    mttr: DurationDist = Field(description="time to repair (down time)")
     start: Duration = Field(0.0, ge=0)
     stop: Duration | None = Field(None, gt=0, description="no new failures after this time; default: never")
     cause: str = "random failure"
-
-    @field_validator("mtbf", "mttr")
-    @classmethod
-    def _never_zero(cls, v):
-        if v.can_be_zero():
-            raise ValueError(
-                "can be 0: failures and repairs would follow each other at one instant forever; "
-                "give a distribution of times > 0"
-            )
-        return v
 
 
 Fault = Annotated[Outage | Degraded | Loss | RandomFailures, Field(discriminator="kind")]

@@ -25,3 +25,4 @@ class Context:
     scenario: Scenario  # the validated scenario (read at construction, never in the hot path)
     end: float  # simulated seconds the run lasts: horizon + drain
     mailboxes: Any  # the address population: directory entries and Cyrus mailboxes (components/mailboxes.py)
+    domains: Any = None  # the remote domains outbound mail goes to (components/domains.py)

@@ -32,22 +32,39 @@ AT_SENDER = 0  # node code of "(sender)"
 
 # One try of a sender: a generator returning None when the platform took or finally refused the message,
 # else the ledger stage code of the temporary refusal.
-Attempt = Callable[..., Generator[simpy.Event, None, int | None]]
-MessagePath = Generator[simpy.Event, None, object]  # a message's path, run as a light process
+Attempt = Callable[..., Generator[float, None, int | None]]
+MessagePath = Generator[float, None, object]  # a message's path, run as a light process
 
 
 class Message:
     """A message's envelope: its id, its recipients' ledger rows ``r0`` .. ``r0 + n - 1``, its size, and
-    ``boxes``, each recipient's mailbox number in row order (``NO_MAILBOX`` for an address without one)."""
+    ``boxes``, each recipient's mailbox number in row order (``NO_MAILBOX`` for an address without one).
 
-    __slots__ = ("boxes", "id", "n", "r0", "size")
+    Where it goes and who sent it: ``domains`` (None: every recipient is local) gives each recipient's
+    remote domain in row order (-1: local); ``sender`` is the mailbox of a local sender (-1: the sender is
+    outside, or ``<>``), to whom bounces and delay warnings go by LMTP; ``unknown`` holds the rows of remote
+    recipients their server does not know (None: none)."""
 
-    def __init__(self, msg_id: int, r0: int, n: int, size: int, boxes: list[int] | None = None):
+    __slots__ = ("boxes", "domains", "id", "n", "r0", "sender", "size", "unknown")
+
+    def __init__(
+        self,
+        msg_id: int,
+        r0: int,
+        n: int,
+        size: int,
+        boxes: list[int] | None = None,
+        domains: list[int] | None = None,
+        sender: int = NO_MAILBOX,
+    ):
         self.id = msg_id
         self.r0 = r0
         self.n = n
         self.size = size
         self.boxes = boxes if boxes is not None else [NO_MAILBOX] * n
+        self.domains = domains
+        self.sender = sender
+        self.unknown = None
 
     @property
     def rows(self) -> list[int]:
@@ -59,13 +76,15 @@ class Message:
 
 
 class Mail(Message):
-    """An inbound message with what the stages of docs/platform.md §3.1 look at, drawn by the workload.
+    """A message with what the stages of docs/platform.md §3.1 look at, drawn by the workload: inbound from
+    the Internet, or submitted by a user (``kerberos``: the client logs in with Kerberos, else an LDAP bind;
+    None: not a submission).
 
     ``live`` lists the ledger rows of recipients still in the sender's transaction (None: all of them);
     recipients refused at RCPT leave it, so a sender's retry offers only the others.
     """
 
-    __slots__ = ("attachment", "bad_sender", "blocklisted", "live", "spam", "spooled", "virus")
+    __slots__ = ("attachment", "bad_sender", "blocklisted", "kerberos", "live", "spam", "spooled", "virus")
 
     def __init__(self, msg_id, r0, n, size, boxes, blocklisted, bad_sender, spam, virus, attachment):
         # Message's fields set here rather than through super().__init__: one call less per message.
@@ -74,13 +93,19 @@ class Mail(Message):
         self.n = n
         self.size = size
         self.boxes = boxes
+        self.domains = None
+        self.sender = NO_MAILBOX
+        self.unknown = None
+        self.kerberos = None
         self.blocklisted = blocklisted
         self.bad_sender = bad_sender
         self.spam = spam  # PureMessage probability, percent
         self.virus = virus
         self.attachment = attachment  # 0 none, 1 harmless, 2 listed extension, 3 spaces in the file name
         self.live = None
-        self.spooled = None  # accepted onto a frontend's spool; its immediate delivery run is to come
+        self.spooled = (
+            None  # accepted onto a frontend's spool: the parts whose immediate delivery run is to come
+        )
 
 
 def journey(
@@ -91,10 +116,12 @@ def journey(
     senders: RemoteSenders,
     opened: object = None,
     received: float | None = None,
+    counted: bool = False,
 ) -> MessagePath:
     """The remote sender's side: offer ``msg`` with ``attempt(msg, opened)`` and retry on a temporary
     refusal. ``opened``: the caller began the first try already (counted it, and passes it on).
-    ``received``: when the sender's queue got the message (default now)."""
+    ``received``: when the sender's queue got the message (default now). ``counted``: the ledger counts
+    the first try already (``Ledger.offer_many``)."""
     r0, n = msg.r0, msg.n
     if received is None:
         received = env.now
@@ -103,7 +130,9 @@ def journey(
     while True:
         if opened is None:
             live = getattr(msg, "live", None)
-            if live is None:
+            if counted:
+                counted = False
+            elif live is None:
                 ledger.attempt(r0, n)
             else:  # the recipients refused at RCPT are final, maybe written to disk: not tried again
                 ledger.attempt_rows(live)
@@ -123,7 +152,7 @@ def journey(
             ledger.finish_message(r0, n, msg.live, env.now, EXPIRED_AT_SENDER, stage, AT_SENDER)
             return
         ledger.locate_message(r0, n, msg.live, AT_SENDER, stage)
-        yield env.timeout(senders.db.records[key].next_try - env.now)
+        yield senders.db.records[key].next_try - env.now
 
 
 def entry_into(env: simpy.Environment, ledger: Ledger, group: Group) -> Attempt:

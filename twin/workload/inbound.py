@@ -10,50 +10,34 @@ once, in numpy batches, each from its own stream: sender behaviour, blocklisted,
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 import numpy as np
 
-from twin.scenario.schema import WEEKDAYS
 from twin.sim.flow import Mail, journey
 from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start, start_at
+from twin.workload.calendar import Calendar
+from twin.workload.draws import ClassDraws, in_order
 from twin.workload.senders import RemoteSenders
 
 HOUR = 3600.0
 
 
-class MailClassDraws:
-    """The random streams of one class, and one hour's draws from them."""
+class MailClassDraws(ClassDraws):
+    """The random streams of one inbound class, and one hour's draws from them."""
 
     def __init__(self, streams, name: str, spec, mean_rate: float):
-        base = f"workload.inbound.{name}"
-        self.name = name
-        self.spec = spec
-        diurnal = np.asarray(spec.diurnal, dtype=float)
-        self.hourly = mean_rate * spec.share * diurnal / diurnal.mean()  # messages per second, by local hour
-        self.arrivals = streams.generator(f"{base}.arrivals")
-        self.flags = streams.generator(f"{base}.flags")
-        self.recipients = streams.generator(f"{base}.recipients")
-        self.mailboxes = streams.generator(f"{base}.mailboxes")
-        self.size = streams.generator(f"{base}.size")
-        self.spam = streams.generator(f"{base}.spam_score")
+        super().__init__(streams, f"workload.inbound.{name}", name, spec, mean_rate * spec.share)
+        self.mailboxes = streams.generator(f"workload.inbound.{name}.mailboxes")
         self.senders = RemoteSenders(streams, f"inbound.{name}", spec.sender)
-        self._count = spec.recipients.draw_fn(self.recipients)
-        self._size = spec.size.draw_fn(self.size)
-        self._score = spec.spam_score.draw_fn(self.spam)
-        att = spec.attachments
-        self._attach_edges = np.cumsum(
-            [1 - att.harmless - att.dangerous - att.spaces, att.harmless, att.dangerous]
-        )
 
     def hour(self, t0: float, span: float, rate: float, boxes) -> dict[str, np.ndarray]:
         n = int(self.arrivals.poisson(rate * span))
         times = t0 + np.sort(self.arrivals.random(n)) * span
         spec = self.spec
         u = self.flags.random((n, 4))
-        counts = np.maximum(1, np.ceil(self._count(n))).astype(np.int64)
+        counts = self.counts(n)
         total = int(counts.sum())
         picked = boxes.pick(self.mailboxes, total)
         guessed = self.mailboxes.random(total) < spec.guessed
@@ -63,11 +47,9 @@ class MailClassDraws:
             "blocklisted": u[:, 0] < spec.blocklisted,
             "bad_sender": u[:, 1] < spec.bad_sender,
             "virus": u[:, 2] < spec.virus,
-            "attachment": np.searchsorted(self._attach_edges, u[:, 3], side="right"),
             "count": counts,
             "boxes": picked,
-            "size": np.maximum(0, self._size(n)).astype(np.int64),
-            "spam": np.clip(np.rint(self._score(n)), 0, 100).astype(np.int64),
+            **self.contents(n, u[:, 3]),
         }
 
 
@@ -90,10 +72,8 @@ class InboundSource:
         self.entry = entry
         self.spec = spec
         self.classes = [MailClassDraws(ctx.streams, name, c, spec.volume) for name, c in spec.classes.items()]
-        self.weekday = np.array([spec.weekday[d] for d in WEEKDAYS])
+        self.calendar = Calendar(ctx.scenario.clock, spec.weekday)
         clock = ctx.scenario.clock
-        self.zone = clock.zone
-        self._start_utc = clock.t0.astimezone(dt.UTC)
         self.start = spec.start
         self.stop = min(spec.stop if spec.stop is not None else math.inf, clock.horizon)
         self.offered_messages = 0
@@ -112,11 +92,6 @@ class InboundSource:
         self.next_at = math.inf
         self._begun = False
 
-    def local_slot(self, t: float) -> tuple[int, int]:
-        """(weekday 0=Mon, hour) of simulated time ``t`` in the scenario's time zone."""
-        when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.zone)
-        return when.weekday(), when.hour
-
     def begin(self) -> None:
         """Draw the first hour (when the run starts)."""
         if not self._begun:
@@ -131,17 +106,15 @@ class InboundSource:
         while self._t < self.stop:
             t = self._t
             span = min(HOUR - (t % HOUR), self.stop - t)  # up to the next full hour of simulated time
-            day, hour = self.local_slot(t)
-            batches = [
-                c.hour(t, span, c.hourly[hour] * self.weekday[day], self.mailboxes) for c in self.classes
-            ]
+            factor, hour = self.calendar.factor(t)
+            batches = [c.hour(t, span, c.hourly[hour] * factor, self.mailboxes) for c in self.classes]
             self._t = t + span
             order = np.argsort(np.concatenate([b["t"] for b in batches]), kind="stable")
             if not len(order):
                 continue
             col = {f: np.concatenate([b[f] for b in batches])[order] for f in MESSAGE_FIELDS}
             which = np.concatenate([np.full(len(b["t"]), k) for k, b in enumerate(batches)])[order]
-            boxes = _boxes(batches, order)
+            boxes = in_order([b["boxes"] for b in batches], [b["count"] for b in batches], order)
             mid0, r0s = ledger.offer_many(
                 col["count"], col["t"], self._codes[which], self._origin, col["size"], boxes
             )
@@ -202,7 +175,7 @@ class InboundSource:
                     if opened.__class__ is int:  # a temporary error at connect: the sender decides at ``at``
                         start_at(env, sender, at - env.now)
                     else:  # the session goes on; it waits for its own times
-                        start(sender)
+                        start(env, sender)
                     nxt = peek()
                 i += 1
             self._next_hour()
@@ -211,13 +184,3 @@ class InboundSource:
 
 
 MESSAGE_FIELDS = ("t", "count", "size", "blocklisted", "bad_sender", "spam", "virus", "attachment")
-
-
-def _boxes(batches: list[dict], order: np.ndarray) -> np.ndarray:
-    """The recipients' mailboxes of all messages, message after message in ``order``."""
-    boxes = np.concatenate([b["boxes"] for b in batches])
-    counts = np.concatenate([b["count"] for b in batches])
-    first = np.concatenate(([0], np.cumsum(counts)[:-1]))  # each message's first box in ``boxes``
-    counts, first = counts[order], first[order]
-    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    return boxes[np.repeat(first, counts) + within]

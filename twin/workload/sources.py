@@ -46,10 +46,10 @@ class PoissonSource:
             t += gap()
             if t >= stop:
                 return
-            yield env.timeout(t - env.now)
+            yield t - env.now
             n = max(1, math.ceil(rcpts()))
             nbytes = int(size())
             mid, r0 = ledger.offer(n, t, cls, origin, nbytes)
             self.offered_messages += 1
             self.offered_recipients += n
-            start(journey(env, ledger, Message(mid, r0, n, nbytes), self.attempt, self.senders))
+            start(env, journey(env, ledger, Message(mid, r0, n, nbytes), self.attempt, self.senders))

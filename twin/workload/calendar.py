@@ -1,0 +1,27 @@
+"""The local calendar a workload follows: the weekday factor and the local hour of a simulated time, in the
+scenario's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from twin.scenario.schema import WEEKDAYS
+
+
+class Calendar:
+    def __init__(self, clock, weekday: dict[str, float]):
+        self.zone = clock.zone
+        self._start_utc = clock.t0.astimezone(dt.UTC)
+        self.weekday = np.array([weekday[d] for d in WEEKDAYS])
+
+    def local_slot(self, t: float) -> tuple[int, int]:
+        """(weekday 0=Mon, hour) of simulated time ``t`` in the scenario's time zone."""
+        when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.zone)
+        return when.weekday(), when.hour
+
+    def factor(self, t: float) -> tuple[float, int]:
+        """(the weekday factor, the local hour) at simulated time ``t``."""
+        day, hour = self.local_slot(t)
+        return float(self.weekday[day]), hour
