@@ -26,6 +26,7 @@ TARGETS = [
     "load_balancer",
     "kdc",
     "internet",
+    "internal",
 ]
 
 
@@ -40,6 +41,7 @@ def platforms(draw):
         "spam_score": {"dist": "empirical", "points": draw(st.lists(st.integers(0, 100), min_size=1))},
         "virus": draw(share) / 4,
         "attachments": {"dangerous": draw(share) / 4},
+        "subdomain": draw(share) / 2,
         # Up to 2 MB at the senders' 128 KB/s: sessions of up to ~16 s, which crashes cut in the middle.
         "size": {"dist": "lognormal", "median": f"{draw(st.integers(4, 400))}KB", "sigma": 1.0},
     }
@@ -70,6 +72,7 @@ def platforms(draw):
         exim={"retry": "F,20m,5m"},
     )
     # The users' mail (docs/outbound.md) to remote domains that greylist, refuse and go down.
+    data["platform"]["internal"] = {"members": [{"count": 1, "hardware": SERVICE}]}
     data["platform"]["kdc"] = {
         "members": [{"count": 1, "hardware": SERVICE}],
         "servers": 1,
@@ -84,6 +87,8 @@ def platforms(draw):
         "size": {"dist": "lognormal", "median": f"{draw(st.integers(4, 400))}KB", "sigma": 1.0},
         "virus": draw(share) / 4,
         "attachments": {"dangerous": draw(share) / 4},
+        "subdomain": draw(share) / 4,
+        "relay": draw(st.booleans()),
     }
     sub = submission(classes={"users": users}, kerberos=draw(share), retry="F,20m,3m")
     sub["enabled"] = draw(st.booleans())

@@ -17,7 +17,7 @@ RUNS = {
     # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "31abd5e3d4cd2ba4c3951a5b1603cf021905ae91be7aa172a532f6711d2521f8",
+        "c95fb1fcec70fd0432a80f390b467fe94803491841cc9921dd1e2ef0d42ea708",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices.
@@ -29,7 +29,7 @@ RUNS = {
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
         ],
-        "f331d79e6ee315ab4203eeeca04867d6cddd3caf83f1bbf4a260e1caf77ea22b",
+        "6cb7a18a2e72e9e7992b48d0309b3e78309a6da02a925a12254099795f1e7686",
     ),
 }
 

@@ -220,3 +220,76 @@ def test_scheduled_outages_merge_and_name_their_domain():
 def test_an_outage_of_an_unknown_domain_is_refused_naming_the_domain():
     with pytest.raises(twin.ScenarioError, match=r"unknown domain .nowhere\.example."):
         _domains(domains=5, outages=[_outage("nowhere.example")])
+
+
+# -- subdomains with their own server and the relay (seed §4, §5) ------------------------------------------
+
+INTERNAL = {"members": [{"count": 1, "hardware": "imt-service-host"}]}
+
+
+def test_mail_for_a_subdomain_goes_to_its_server_and_waits_on_the_spools_while_it_is_down():
+    # A third of the inbound recipients are at a subdomain whose server (the internal node) is down
+    # 20-50 min: their mail waits on the frontends' spools under the host's retry record and goes when
+    # it is back; the other recipients are not held up.
+    data = users_platform(
+        inbound=True,
+        mailboxes={"count": 100},
+        horizon="1h30m",
+        drain="1h",
+        exim={"queue_interval": "5m", "retry": "F,2h,5m"},
+        faults=[{"kind": "outage", "target": "internal", "at": "20m", "duration": "30m"}],
+    )
+    data["workload"]["submission"]["enabled"] = False
+    data["workload"]["inbound"]["classes"]["m"]["subdomain"] = 0.3
+    data["platform"]["internal"] = INTERNAL
+    res = simulate(data)
+    led = res.ledger
+    assert res.kpis["conservation_ok"]
+    at_sub = led[(led["node"] == "internal")]
+    assert 0.2 < len(at_sub) / len(led) < 0.4 and (at_sub["state"] == "delivered").all()
+    assert (at_sub["mailbox"] == -1).all()  # not a mailbox here: no RCPT refusal for it either
+    during = at_sub[(at_sub["t_offered"] > 21 * M) & (at_sub["t_offered"] < 49 * M)]
+    assert len(during) > 0 and (during["t_final"] >= 50 * M).all()  # held until the server was back
+    assert (during["t_final"] <= 50 * M + 5 * M + 60).all()  # ... and sent at the next queue run
+    local = led[(led["node"] == "store") & (led["t_offered"] > 21 * M) & (led["t_offered"] < 49 * M)]
+    assert (local["t_final"] - local["t_offered"]).max() < 60
+
+
+def test_the_relay_takes_mail_from_downstream_systems_without_a_login_and_bounces_go_back_to_them():
+    # Downstream systems hand their mail to the relay (seed §5): no AUTH (the KDC and the directory are
+    # down the whole time and it still goes out), scanned like all mail; a bounce goes back to the system.
+    relay = {
+        "volume": "2000/day",
+        "relay": True,
+        "local": 0.0,
+        "unknown_remote": 0.2,
+        "recipients": {"dist": "constant", "value": 1},
+        "size": {"dist": "constant", "value": "4KB"},
+    }
+    data = users_platform(
+        sub=submission(classes={"relay": relay}),
+        mailboxes={"count": 100},
+        horizon="1h",
+        drain="10m",
+        faults=[
+            {"kind": "outage", "target": "kdc", "at": "0s", "duration": "2h"},
+            {"kind": "outage", "target": "ldap", "at": "0s", "duration": "2h"},
+        ],
+    )
+    data["platform"]["internal"] = INTERNAL
+    res = simulate(data)
+    led = res.ledger
+    assert res.kpis["conservation_ok"] and res.kpis["submission"]["temporary_errors_by_stage"] == {}
+    sent = led[led["traffic_class"] == "relay"]
+    assert set(sent["state"]) == {"delivered", "bounced"} and (sent["attempts"] == 1).all()
+    assert set(sent.loc[sent["state"] == "delivered", "node"]) == {"internet"}
+    bounces = led[led["traffic_class"] == "bounce"]
+    assert len(bounces) == (sent["state"] == "bounced").sum() > 0
+    assert set(bounces["node"]) == {"internal"} and (bounces["state"] == "delivered").all()
+
+
+def test_subdomain_recipients_without_an_internal_server_are_refused_before_the_run():
+    data = users_platform(inbound=True, mailboxes={"count": 10})
+    data["workload"]["inbound"]["classes"]["m"]["subdomain"] = 0.1
+    with pytest.raises(twin.ScenarioError, match="subdomain recipients need internal instances"):
+        twin.scenario_from_dict(data)

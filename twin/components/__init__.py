@@ -4,6 +4,7 @@ plain ``Server``s. Adding a kind: docs/architecture.md, "Adding a component"."""
 from twin.components.balancer import LoadBalancer
 from twin.components.base import Component, Group
 from twin.components.frontend import Frontend
+from twin.components.internal import Internal
 from twin.components.remote import Internet
 from twin.components.replica import Primary, Replica
 from twin.components.scanner import Scanner
@@ -15,6 +16,7 @@ REGISTRY: dict[str, type[Component]] = {
     "internet": Internet,
     "station": QueueingStation,
     "frontend": Frontend,
+    "internal": Internal,
     "scanner": Scanner,
     "store": Primary,
     "replica": Replica,

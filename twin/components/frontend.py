@@ -28,8 +28,8 @@ from twin.components.server import Server
 from twin.components.smtp import SmtpListener, SmtpService
 from twin.exim.queue import QueuedMessage, Step, delivery_run, parse_delay_warning
 from twin.exim.retry import Check, RetryDatabase, exim_time, parse_retry_line
-from twin.sim.flow import Message, deliver
-from twin.sim.ledger import NO_MAILBOX, STATE_CODE
+from twin.sim.flow import LOCAL, SUBDOMAIN, SYSTEM, Message, deliver
+from twin.sim.ledger import STATE_CODE
 from twin.sim.light import start
 
 if TYPE_CHECKING:
@@ -164,6 +164,7 @@ class Frontend(Server):
         self.scanners = self.peer("scanner")  # through the balancer's virtual address
         self.local = self.peer("store")  # the route for local mailboxes (stage 9)
         self.internet = self.peer("internet")  # remote domains: outbound mail, bounces, delay warnings
+        self.internal = self.peer("internal")  # the subdomains' servers and the relay's systems (seed §4, §5)
         self.remote: Internet | None = self.internet.members[0] if self.internet is not None else None
         self._daemon_process = self.env.process(self._daemon(restart=False))
 
@@ -239,22 +240,23 @@ class Frontend(Server):
         self, msg: Message, rows: list[int], null_sender: bool = False, run: bool = False
     ) -> list[Spooled]:
         """Stage 9: accept ``rows`` of ``msg`` onto the spool, one part per destination: local recipients
-        to the store (LMTP), the others to their remote domains (SMTP)."""
+        to the store (LMTP), subdomain recipients to their server (SMTP over the internal route), the
+        others to their remote domains (SMTP)."""
         domains = msg.domains
         if domains is None:
             return [self.enqueue(msg, self.local, null_sender, rows, run)]
         r0 = msg.r0
-        local: list[int] = []
-        remote: dict[int, list[int]] = {}
+        by_route: dict[int, list[int]] = {}
         for r in rows:
-            d = domains[r - r0]
-            if d < 0:
-                local.append(r)
+            by_route.setdefault(domains[r - r0], []).append(r)
+        parts = []
+        for d, rs in by_route.items():
+            if d == LOCAL:
+                parts.append(self.enqueue(msg, self.local, null_sender, rs, run))
+            elif d == SUBDOMAIN:
+                parts.append(self.enqueue(msg, self.internal, null_sender, rs, run))
             else:
-                remote.setdefault(d, []).append(r)
-        parts = [self.enqueue(msg, self.local, null_sender, local, run)] if local else []
-        for d, rs in remote.items():
-            parts.append(self.enqueue(msg, self.internet, null_sender, rs, run, domain=d))
+                parts.append(self.enqueue(msg, self.internet, null_sender, rs, run, domain=d))
         return parts
 
     # -- queue runners -----------------------------------------------------------------------------------
@@ -329,6 +331,8 @@ class Frontend(Server):
                     replies = target.smtp(msg, rows, self, item.domain)
                 elif target.protocol == "lmtp":
                     replies = target.lmtp(msg, rows, self)
+                elif target.protocol == "internal":
+                    replies = target.receive(msg, rows, self)
                 else:  # a generic class or station: the path through the graph
                     self._unspool(item)
                     state = yield from deliver(self.env, self.ledger, msg, item.group, target)
@@ -508,20 +512,22 @@ class Frontend(Server):
 
     def _notify(self, item: Spooled, kind: str) -> None:
         """A bounce or delay warning: a new message from <> to the original sender: by LMTP to a local
-        sender's mailbox, else to the sender's remote domain."""
+        sender's mailbox, back to a downstream system behind the relay, else to the sender's remote
+        domain."""
         exim, ledger, now = self.exim, self.ledger, self.env.now
         size = exim.notice_size
         if kind == "bounce":
             size += min(item.msg.size, exim.bounce_return_size_limit)
         size = int(size)
         sender = item.msg.sender
-        boxes = [sender] if sender != NO_MAILBOX else None
+        boxes = [sender] if sender >= 0 else None
         cls = ledger.classes.code(kind)
         mid, r0 = ledger.offer(1, now, cls, self._origin, size, parent=item.msg.id, mailboxes=boxes)
         ledger.accept(r0, 1, now)
         self.counts["bounces_sent" if kind == "bounce" else "warnings_sent"] += 1
         notice = Message(mid, r0, 1, size, boxes)
-        self.enqueue(notice, self.internet if boxes is None else self.local, null_sender=True)
+        to = self.local if boxes is not None else self.internal if sender == SYSTEM else self.internet
+        self.enqueue(notice, to, null_sender=True)
 
     # -- what the run reports ----------------------------------------------------------------------------
 

@@ -24,10 +24,10 @@ from collections.abc import Generator
 from typing import ClassVar
 
 from twin.components.base import Component
+from twin.components.smtp import DIALOGUE_ROUND_TRIPS
 from twin.sim.ledger import STATE_CODE
 
 DELIVERED = STATE_CODE["delivered"]
-DIALOGUE_ROUND_TRIPS = 4  # banner, EHLO, MAIL, DATA; one more per RCPT
 REPORTED_DOMAINS = 10  # the most popular domains get their own figures in kpis.json
 
 

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING
 
 from twin.components.mailboxes import DEACTIVATED, UNKNOWN
 from twin.components.submission import Submission
+from twin.sim.flow import LOCAL
 from twin.sim.ledger import STATE_CODE
 
 if TYPE_CHECKING:
@@ -318,8 +319,9 @@ class SmtpService:
 
     def check_recipients(self, fe: Frontend, mail: Mail, live: list[int], at: float) -> list[int]:
         """Stages 2 and 3 at RCPT, answered at ``at``: local recipients whose address is deactivated or
-        unknown are rejected; returns the others (remote recipients of a submission pass: the frontends
-        relay for authenticated users). ``mail.live`` keeps the recipients still in the transaction."""
+        unknown are rejected; returns the others (subdomain recipients have their route in the directory,
+        seed §4; remote recipients of a submission pass: the frontends relay for authenticated users and
+        the relay's systems). ``mail.live`` keeps the recipients still in the transaction."""
         status = self.mailboxes.status_of
         ledger, st, code = self.ledger, self.stages, fe.code
         boxes, r0, domains = mail.boxes, mail.r0, mail.domains
@@ -329,7 +331,7 @@ class SmtpService:
             s = UNKNOWN if box < 0 else status[box]
             if s == DEACTIVATED:
                 ledger.finish(r, 1, at, REJECTED, st.deactivated, code)
-            elif s == UNKNOWN and (domains is None or domains[r - r0] < 0):
+            elif s == UNKNOWN and (domains is None or domains[r - r0] == LOCAL):
                 ledger.finish(r, 1, at, REJECTED, st.unknown_recipient, code)
             else:
                 keep.append(r)

@@ -79,10 +79,10 @@ class Submission:
         st = service.stages
         now = env.now
         t = fe.station.assign(fe.service_time(), now) if fe.station is not None else now
-        # AUTH: a ticket check at the KDC or a bind to the directory.
+        # AUTH: a ticket check at the KDC or a bind to the directory; none for the relay's systems.
         auth, refusal = (fe.kdc, self.kdc_unreachable) if mail.kerberos else (fe.ldap, st.ldap_unreachable)
         node = None
-        if auth is not None:
+        if auth is not None and mail.kerberos is not None:
             node = auth.connect()
             if node is None:
                 return self.tempfail(refusal)

@@ -62,6 +62,7 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
         "replies_within_target",
     ),
     "remote": None,
+    "internal": None,
     "balancer": None,
     "mailboxes": None,
     "scanners": None,

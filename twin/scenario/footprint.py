@@ -108,7 +108,7 @@ def estimate(sc: Scenario) -> Footprint:
         week = max(sub.weekday.values())
         for c in sub.classes.values():
             diurnal = np.asarray(c.diurnal, dtype=float)
-            rate = c.per_mailbox * boxes
+            rate = c.volume if c.volume is not None else c.per_mailbox * boxes
             mean_rate += rate
             peak_recipients += rate * week * float(diurnal.max() / diurnal.mean()) * _recipients(c.recipients)
     for s in sc.workload.sources:

@@ -149,6 +149,22 @@ def check_references(sc: Scenario) -> list[tuple[Path, str]]:
                 for cls in ("frontend", "store")
                 if not classes[cls].count
             ]
+    routed = [
+        (("workload", field, "classes", name), "subdomain" if c.subdomain > 0 else "relay")
+        for field in ("inbound", "submission")
+        if (work := getattr(sc.workload, field)) is not None and work.enabled
+        for name, c in work.classes.items()
+        if c.subdomain > 0 or getattr(c, "relay", False)
+    ]
+    if routed and not classes["internal"].count:
+        loc, what = routed[0]
+        problems.append(
+            (
+                loc,
+                f"{'subdomain recipients' if what == 'subdomain' else 'the relay'} need internal instances "
+                "(platform.internal.members): the servers of the subdomains and the relay's systems",
+            )
+        )
     sub = sc.workload.submission
     if sub is not None and sub.enabled:
         if sub.start >= sc.clock.horizon:

@@ -568,6 +568,9 @@ class Content(Strict):
     )
     virus: Real = _share("messages carrying a virus (stage 4)")
     attachments: Attachments = Field(default_factory=Attachments)
+    subdomain: Real = _share(
+        "recipients at a subdomain with its own mail server (seed §4): the frontends route them to it by SMTP"
+    )
 
     @field_validator("diurnal")
     @classmethod
@@ -616,15 +619,27 @@ class Inbound(Strict):
 
 
 class SubmissionClass(Content):
-    """One kind of mail the university's users send (internal, outbound): its volume per mailbox, where its
-    recipients are, and what the scan sees in it."""
+    """One kind of mail sent from inside (internal, outbound, the relay): its volume, where its recipients
+    are, and what the scan sees in it."""
 
-    per_mailbox: Rate = Field(
-        gt=0, description="messages a day per active mailbox (on a weekday factor of 1), e.g. 3/day"
+    per_mailbox: Rate | None = Field(
+        None, gt=0, description="messages a day per active mailbox (on a weekday factor of 1), e.g. 3/day"
+    )
+    volume: Rate | None = Field(None, gt=0, description="messages a day in all, instead of per_mailbox")
+    relay: bool = Field(
+        False,
+        description="mail from downstream university systems through the relay (seed §5): no login, and "
+        "bounces go back to the system",
     )
     local: Real = _share("share of recipients with a mailbox here (the rest are at remote domains)")
     unknown_local: Real = _share("local recipients whose address is wrong: refused at RCPT (stage 3)")
     unknown_remote: Real = _share("remote recipients the remote server does not know: 550, bounced")
+
+    @model_validator(mode="after")
+    def _one_volume(self):
+        if (self.per_mailbox is None) == (self.volume is None):
+            raise ValueError("give exactly one of 'per_mailbox' or 'volume'")
+        return self
 
 
 class Submission(Strict):

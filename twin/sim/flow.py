@@ -25,6 +25,13 @@ if TYPE_CHECKING:  # the kernel knows components and senders only by what it cal
     from twin.components.base import Component, Group
     from twin.workload.senders import RemoteSenders
 
+# Where a recipient goes (``Message.domains``; a remote domain is its number >= 0) and who sent a message
+# (``Message.sender``; a local sender is a mailbox number >= 0).
+LOCAL = -1  # a recipient with a mailbox here (LMTP to the store)
+SUBDOMAIN = -2  # a recipient at a subdomain with its own server (seed §4), reached by the internal route
+OUTSIDE = NO_MAILBOX  # a sender outside (its bounces go to a remote domain), or <>
+SYSTEM = -2  # a downstream university system behind the relay (seed §5): its bounces go back to it
+
 DELIVERED = STATE_CODE["delivered"]
 LOST = STATE_CODE["lost"]
 EXPIRED_AT_SENDER = STATE_CODE["expired_at_sender"]
@@ -41,9 +48,9 @@ class Message:
     ``boxes``, each recipient's mailbox number in row order (``NO_MAILBOX`` for an address without one).
 
     Where it goes and who sent it: ``domains`` (None: every recipient is local) gives each recipient's
-    remote domain in row order (-1: local); ``sender`` is the mailbox of a local sender (-1: the sender is
-    outside, or ``<>``), to whom bounces and delay warnings go by LMTP; ``unknown`` holds the rows of remote
-    recipients their server does not know (None: none)."""
+    route in row order: ``LOCAL``, ``SUBDOMAIN`` or a remote domain's number; ``sender`` is the mailbox of a
+    local sender, to whom bounces and delay warnings go by LMTP, or ``OUTSIDE`` (also ``<>``) or
+    ``SYSTEM``; ``unknown`` holds the rows of remote recipients their server does not know (None: none)."""
 
     __slots__ = ("boxes", "domains", "id", "n", "r0", "sender", "size", "unknown")
 
@@ -77,8 +84,8 @@ class Message:
 
 class Mail(Message):
     """A message with what the stages of docs/platform.md §3.1 look at, drawn by the workload: inbound from
-    the Internet, or submitted by a user (``kerberos``: the client logs in with Kerberos, else an LDAP bind;
-    None: not a submission).
+    the Internet, or sent from inside (``kerberos``: the user's client logs in with Kerberos, False: with
+    a password, an LDAP bind; None: no login, inbound mail or a downstream system through the relay).
 
     ``live`` lists the ledger rows of recipients still in the sender's transaction (None: all of them);
     recipients refused at RCPT leave it, so a sender's retry offers only the others.

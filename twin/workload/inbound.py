@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from twin.sim.flow import Mail, journey
+from twin.sim.flow import LOCAL, SUBDOMAIN, Mail, journey
 from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start, start_at
 from twin.workload.calendar import Calendar
@@ -30,6 +30,7 @@ class MailClassDraws(ClassDraws):
     def __init__(self, streams, name: str, spec, mean_rate: float):
         super().__init__(streams, f"workload.inbound.{name}", name, spec, mean_rate * spec.share)
         self.mailboxes = streams.generator(f"workload.inbound.{name}.mailboxes")
+        self.subdomains = streams.generator(f"workload.inbound.{name}.subdomain")
         self.senders = RemoteSenders(streams, f"inbound.{name}", spec.sender)
 
     def hour(self, t0: float, span: float, rate: float, boxes) -> dict[str, np.ndarray]:
@@ -42,7 +43,12 @@ class MailClassDraws(ClassDraws):
         picked = boxes.pick(self.mailboxes, total)
         guessed = self.mailboxes.random(total) < spec.guessed
         picked[guessed] = NO_MAILBOX  # a made-up address: not in the population
+        routes = np.full(total, LOCAL, dtype=np.int64)
+        if spec.subdomain > 0:  # a recipient at a subdomain with its own server (seed §4)
+            sub = self.subdomains.random(total) < spec.subdomain
+            routes[sub], picked[sub] = SUBDOMAIN, NO_MAILBOX
         return {
+            "routes": routes,
             "t": times,
             "blocklisted": u[:, 0] < spec.blocklisted,
             "bad_sender": u[:, 1] < spec.bad_sender,
@@ -114,7 +120,9 @@ class InboundSource:
                 continue
             col = {f: np.concatenate([b[f] for b in batches])[order] for f in MESSAGE_FIELDS}
             which = np.concatenate([np.full(len(b["t"]), k) for k, b in enumerate(batches)])[order]
-            boxes = in_order([b["boxes"] for b in batches], [b["count"] for b in batches], order)
+            counts = [b["count"] for b in batches]
+            boxes = in_order([b["boxes"] for b in batches], counts, order)
+            routes = in_order([b["routes"] for b in batches], counts, order)
             mid0, r0s = ledger.offer_many(
                 col["count"], col["t"], self._codes[which], self._origin, col["size"], boxes
             )
@@ -128,6 +136,14 @@ class InboundSource:
             hour["boxes"] = (
                 boxes.tolist()
             )  # every recipient's mailbox, in row order from the hour's first row
+            # every recipient's route, and whether a message has one that is not local (None: none has)
+            away = routes != LOCAL
+            if away.any():
+                starts = np.concatenate(([0], np.cumsum(col["count"])[:-1]))
+                hour["routes"] = routes.tolist()
+                hour["away"] = (np.add.reduceat(away, starts) > 0).tolist()
+            else:
+                hour["routes"] = hour["away"] = None
             self._row0 = int(r0s[0])
             self._hour, self._i, self._n = hour, 0, n_msgs
             self.next_at = hour["t"][0]
@@ -149,6 +165,7 @@ class InboundSource:
             h, i, last = self._hour, self._i, self._n
             times, r0s, counts = h["t"], h["r0"], h["count"]
             blocklisted, bad_sender = h["blocklisted"], h["bad_sender"]
+            away = h.get("away")  # messages with a recipient at a subdomain (None: no message has one)
             while i < last:
                 at = times[i]
                 if at > nxt or at >= end:
@@ -171,6 +188,8 @@ class InboundSource:
                         h["virus"][i],
                         h["attachment"][i],
                     )
+                    if away is not None and away[i]:
+                        mail.domains = h["routes"][k : k + n]
                     sender = journey(env, ledger, mail, transaction, senders[h["class"][i]], opened, at)
                     if opened.__class__ is int:  # a temporary error at connect: the sender decides at ``at``
                         start_at(env, sender, at - env.now)

@@ -2,12 +2,14 @@
 arrivals per hour at ``per_mailbox`` messages a day per active mailbox, shaped by a weekday factor and the
 class's diurnal curve, submitted through the frontends (``components/submission.py``).
 
-Each message has a sender (an active mailbox, uniformly), a number of recipients, and for each recipient
-a destination: local with probability ``local`` (a mailbox drawn by the population's popularity; a share
-``unknown_local`` mistyped, refused at RCPT), else a remote domain drawn by the domains' popularity (a
-share ``unknown_remote`` unknown to that domain's server: 550, bounced to the sender). Size, spam score,
-virus and attachment are drawn as for inbound mail; the client logs in with Kerberos with probability
-``kerberos``. A try that gets a 4xx is retried by the client on its schedule (``client``).
+Each message has a sender (an active mailbox, uniformly; for a ``relay`` class, a downstream university
+system), a number of recipients, and for each recipient a destination: local with probability ``local`` (a
+mailbox drawn by the population's popularity; a share ``unknown_local`` mistyped, refused at RCPT), else a
+remote domain drawn by the domains' popularity (a share ``unknown_remote`` unknown to that domain's server:
+550, bounced to the sender); a share ``subdomain`` of all recipients is at a subdomain with its own
+server instead. Size, spam score, virus and attachment are drawn as for inbound mail; a user's client logs
+in with Kerberos with probability ``kerberos``, else with a password; the relay's systems do not log in.
+A try that gets a 4xx is sent again on the client's schedule (``client``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 
 import numpy as np
 
-from twin.sim.flow import Mail, journey
+from twin.sim.flow import LOCAL, OUTSIDE, SUBDOMAIN, SYSTEM, Mail, journey
 from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start_at
 from twin.workload.calendar import Calendar
@@ -31,8 +33,10 @@ class SubmissionClassDraws(ClassDraws):
 
     def __init__(self, streams, name: str, spec, senders: int):
         base = f"workload.submission.{name}"
-        super().__init__(streams, base, name, spec, spec.per_mailbox * senders)
+        rate = spec.volume if spec.volume is not None else spec.per_mailbox * senders
+        super().__init__(streams, base, name, spec, rate)
         self.where = streams.generator(f"{base}.destinations")
+        self.subdomains = streams.generator(f"{base}.subdomain")
 
     def hour(self, t0: float, span: float, rate: float, kerberos: float, active, boxes, domains) -> dict:
         n = int(self.arrivals.poisson(rate * span))
@@ -43,20 +47,28 @@ class SubmissionClassDraws(ClassDraws):
         v = self.where.random((total, 2))
         local = v[:, 0] < spec.local
         rcpt_boxes = np.full(total, NO_MAILBOX, dtype=np.int64)
-        rcpt_domains = np.full(total, -1, dtype=np.int64)
+        rcpt_domains = np.full(total, LOCAL, dtype=np.int64)
         nl = int(local.sum())
         rcpt_boxes[local] = boxes.pick(self.where, nl)
         rcpt_boxes[local & (v[:, 1] < spec.unknown_local)] = NO_MAILBOX  # a mistyped local address
         rcpt_domains[~local] = domains.pick(self.where, total - nl)
+        if spec.subdomain > 0:  # a recipient at a subdomain with its own server
+            sub = self.subdomains.random(total) < spec.subdomain
+            rcpt_domains[sub], rcpt_boxes[sub] = SUBDOMAIN, NO_MAILBOX
+        if spec.relay:  # a downstream system: no login; its bounces go back to it
+            sender, login = np.full(n, SYSTEM), np.full(n, -1)
+        else:
+            sender = active[self.flags.integers(len(active), size=n)] if len(active) else np.full(n, OUTSIDE)
+            login = (u[:, 0] < kerberos).astype(np.int64)
         return {
             "t": t0 + np.sort(self.arrivals.random(n)) * span,
-            "sender": active[self.flags.integers(len(active), size=n)] if len(active) else np.full(n, -1),
-            "kerberos": u[:, 0] < kerberos,
+            "sender": sender,
+            "login": login,
             "virus": u[:, 1] < spec.virus,
             "count": counts,
             "boxes": rcpt_boxes,
             "domains": rcpt_domains,
-            "unknown": ~local & (v[:, 1] < spec.unknown_remote),
+            "unknown": (rcpt_domains >= 0) & (v[:, 1] < spec.unknown_remote),
             **self.contents(n, u[:, 2]),
         }
 
@@ -146,7 +158,8 @@ class SubmissionSource:
             )
             mail.domains = domains[k : k + m]
             mail.sender = lists["sender"][i]
-            mail.kerberos = lists["kerberos"][i]
+            login = lists["login"][i]
+            mail.kerberos = None if login < 0 else login == 1
             bad = np.flatnonzero(unknown[k : k + m])
             if len(bad):
                 mail.unknown = {r0 + int(j) for j in bad}
