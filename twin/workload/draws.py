@@ -56,3 +56,10 @@ def in_order(values: list[np.ndarray], counts: list[np.ndarray], order: np.ndarr
     c, first = c[order], first[order]
     within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
     return v[np.repeat(first, c) + within]
+
+
+def any_per_message(flags: np.ndarray, counts: np.ndarray) -> list[bool]:
+    """Per message (recipients in ``counts``, message after message): whether any of its recipients'
+    ``flags`` is set."""
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return (np.add.reduceat(flags, starts) > 0).tolist()

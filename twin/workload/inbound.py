@@ -18,7 +18,7 @@ from twin.sim.flow import LOCAL, SUBDOMAIN, Mail, journey
 from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start, start_at
 from twin.workload.calendar import Calendar
-from twin.workload.draws import ClassDraws, in_order
+from twin.workload.draws import ClassDraws, any_per_message, in_order
 from twin.workload.senders import RemoteSenders
 
 HOUR = 3600.0
@@ -133,15 +133,13 @@ class InboundSource:
             hour["mid"] = list(range(mid0, mid0 + n_msgs))
             hour["class"] = which.tolist()
             hour["r0"] = r0s.tolist()
-            hour["boxes"] = (
-                boxes.tolist()
-            )  # every recipient's mailbox, in row order from the hour's first row
+            # every recipient's mailbox, in row order from the hour's first row
+            hour["boxes"] = boxes.tolist()
             # every recipient's route, and whether a message has one that is not local (None: none has)
             away = routes != LOCAL
             if away.any():
-                starts = np.concatenate(([0], np.cumsum(col["count"])[:-1]))
                 hour["routes"] = routes.tolist()
-                hour["away"] = (np.add.reduceat(away, starts) > 0).tolist()
+                hour["away"] = any_per_message(away, col["count"])
             else:
                 hour["routes"] = hour["away"] = None
             self._row0 = int(r0s[0])

@@ -22,7 +22,7 @@ from twin.sim.flow import LOCAL, OUTSIDE, SUBDOMAIN, SYSTEM, Mail, journey
 from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start_at
 from twin.workload.calendar import Calendar
-from twin.workload.draws import ClassDraws, in_order
+from twin.workload.draws import ClassDraws, any_per_message, in_order
 from twin.workload.senders import RemoteSenders
 
 HOUR = 3600.0
@@ -102,7 +102,7 @@ class SubmissionSource:
         self._codes = np.array([ledger.classes.code(c.name) for c in self.classes])
 
     def begin(self) -> None:
-        start_at(self.env, self._hours(), self.start - self.env.now if self.start > self.env.now else 0.0)
+        start_at(self.env, self._hours(), max(0.0, self.start - self.env.now))
 
     def _hours(self):
         env = self.env
@@ -139,7 +139,11 @@ class SubmissionSource:
         env, entry, client = self.env, self.entry, self.client
         lists = {f: v.tolist() for f, v in col.items()}
         boxes, domains = per_rcpt["boxes"].tolist(), per_rcpt["domains"].tolist()
-        unknown = per_rcpt["unknown"]
+        # the recipients their remote server does not know, and which messages have any
+        unknown, has_unknown = (
+            per_rcpt["unknown"].tolist(),
+            any_per_message(per_rcpt["unknown"], col["count"]),
+        )
         row0 = int(r0s[0])
         now = env.now
         for i, r0 in enumerate(r0s.tolist()):
@@ -160,9 +164,8 @@ class SubmissionSource:
             mail.sender = lists["sender"][i]
             login = lists["login"][i]
             mail.kerberos = None if login < 0 else login == 1
-            bad = np.flatnonzero(unknown[k : k + m])
-            if len(bad):
-                mail.unknown = {r0 + int(j) for j in bad}
+            if has_unknown[i]:
+                mail.unknown = {r0 + j for j in range(m) if unknown[k + j]}
             at = lists["t"][i]
             start_at(env, journey(env, ledger, mail, entry.transaction, client, counted=True), at - now)
 
