@@ -53,13 +53,15 @@ def envelope_sender(message: Path) -> str:
 # --- the twin ------------------------------------------------------------------------------------------
 
 
-def twin_verdict(script: Path, message: Path) -> dict:
+def twin_verdict(
+    script: Path, message: Path, folders: tuple[str, ...] = FOLDERS, recipient: str = RECIPIENT
+) -> dict:
     compiled = compile_script(script.read_text(), script.stem)
     if not compiled.ok:
         return {"compile_ok": False, "error_line": _first_line(compiled.errors[0])}
-    msg = Message.parse(message.read_bytes(), envelope_sender(message), RECIPIENT)
+    msg = Message.parse(message.read_bytes(), envelope_sender(message), recipient)
     result = compiled.run(msg)
-    delivery = deliver(result, msg, FOLDERS)
+    delivery = deliver(result, msg, folders)
     actions = [_action(a) for a in result.actions]
     return {
         "compile_ok": True,
@@ -101,7 +103,8 @@ class Pigeonhole:
     """A scratch folder for sieve-test: its configuration, the scripts (sieve-test writes a compiled
     binary beside each) and one Maildir per delivery. As root, mail access runs as nobody."""
 
-    def __init__(self):
+    def __init__(self, folders: tuple[str, ...] = FOLDERS, recipient: str = RECIPIENT):
+        self.folders, self.recipient = folders, recipient
         self.dir = Path(tempfile.mkdtemp(prefix="pigeonhole-"))
         os.chmod(self.dir, 0o777)
         conf = [f"mail_location = maildir:{self.dir}/mail"]
@@ -124,7 +127,7 @@ class Pigeonhole:
     def _maildir(self) -> Path:
         self.n += 1
         root = self.dir / f"mail{self.n}"
-        for folder in ("", *(f".{f}" for f in FOLDERS)):
+        for folder in ("", *(f".{f}" for f in self.folders)):
             for sub in ("cur", "new", "tmp"):
                 (root / folder / sub).mkdir(parents=True, exist_ok=True)
         for p in [root, *root.rglob("*")]:
@@ -132,7 +135,7 @@ class Pigeonhole:
         return root
 
     def run(self, script: Path, message: Path, execute: bool) -> subprocess.CompletedProcess:
-        cmd = ["sieve-test", "-c", str(self.conf), "-f", envelope_sender(message), "-r", RECIPIENT]
+        cmd = ["sieve-test", "-c", str(self.conf), "-f", envelope_sender(message), "-r", self.recipient]
         if execute:
             cmd += ["-e", "-l", f"maildir:{self._maildir()}"]
         cmd += [str(self._copy(script)), str(self._copy(message))]

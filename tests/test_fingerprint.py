@@ -14,10 +14,10 @@ from tests.helpers import BASELINE
 from twin.sim.ledger import fingerprint
 
 RUNS = {
-    # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
+    # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals, Sieve at the store.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "c95fb1fcec70fd0432a80f390b467fe94803491841cc9921dd1e2ef0d42ea708",
+        "0f40746ff06d54a05c0b21b455a73df00eaa206b7fd21b89a01d753cf4d8f4cd",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices.
@@ -29,7 +29,7 @@ RUNS = {
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
         ],
-        "6cb7a18a2e72e9e7992b48d0309b3e78309a6da02a925a12254099795f1e7686",
+        "357c2579fc960c4f0c94ce5d03496cfa4153484abfc9e571f0d042c872625d12",
     ),
 }
 

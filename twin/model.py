@@ -16,6 +16,7 @@ import simpy
 
 from twin.components import DEFAULT, REGISTRY, Component, Group
 from twin.components.domains import Domains
+from twin.components.filters import Filters
 from twin.components.mailboxes import Mailboxes
 from twin.scenario import Problem, ScenarioError
 from twin.scenario.loading import revalidate
@@ -53,6 +54,10 @@ class Model:
         mailboxes = Mailboxes(env, self.streams, scenario.workload.mailboxes)
         domains = Domains(self.streams, scenario.workload.remote, self.end)
         ctx = Context(env, self.streams, self.ledger, self.graph, scenario, self.end, mailboxes, domains)
+        sieve = scenario.workload.mailboxes.sieve
+        # stage 12: the mailboxes' scripts, which the stores run at delivery
+        ctx.filters = Filters(ctx, sieve) if sieve is not None and mailboxes.count else None
+        self.ctx = ctx
 
         classes = scenario.platform.classes()
         self.components: dict[str, Component] = {}
@@ -72,7 +77,7 @@ class Model:
             comp.wire(self.groups)
 
         # Services: what the instances of a class share (Component.SERVICE), and the mailbox population.
-        self.services: list = [mailboxes]
+        self.services: list = [mailboxes] if ctx.filters is None else [mailboxes, ctx.filters]
         for group in self.groups.values():
             service = type(group.members[0]).SERVICE
             if service is not None:

@@ -23,7 +23,9 @@ VOCABULARIES = {
     "state": lambda ledger: list(STATES),
     "stage": lambda ledger: ledger.stages.names,
     "node": lambda ledger: ledger.nodes.names,
+    "folder": lambda ledger: ledger.folders.names,
 }
+DELIVERED = STATES.index("delivered")
 
 
 def write_ledger(
@@ -43,8 +45,12 @@ def write_ledger(
         for block in ledger.blocks():
             for f in also:
                 f(block)
+            undelivered = block["state"] != DELIVERED  # a folder only where the message is in a mailbox
             arrays = [
-                pa.DictionaryArray.from_arrays(pa.array(block[k].astype(np.int32)), dictionaries[k])
+                pa.DictionaryArray.from_arrays(
+                    pa.array(block[k].astype(np.int32), mask=undelivered if k == "folder" else None),
+                    dictionaries[k],
+                )
                 if k in dictionaries
                 else pa.array(block[k])
                 for k in COLUMNS

@@ -511,23 +511,28 @@ class Frontend(Server):
         )
 
     def _notify(self, item: Spooled, kind: str) -> None:
-        """A bounce or delay warning: a new message from <> to the original sender: by LMTP to a local
-        sender's mailbox, back to a downstream system behind the relay, else to the sender's remote
-        domain."""
-        exim, ledger, now = self.exim, self.ledger, self.env.now
+        """A bounce or delay warning about ``item`` to its sender."""
+        exim = self.exim
         size = exim.notice_size
         if kind == "bounce":
             size += min(item.msg.size, exim.bounce_return_size_limit)
-        size = int(size)
-        sender = item.msg.sender
+        self.counts["bounces_sent" if kind == "bounce" else "warnings_sent"] += 1
+        self.reply(item.msg, kind, int(size))
+
+    def reply(self, original: Message, kind: str, size: int, domain: int = -1) -> None:
+        """A new message from <> (traffic class ``kind``) to the sender of ``original``, accepted onto this
+        spool: by LMTP to a local sender's mailbox, back to a downstream system behind the relay, else to
+        the sender's remote ``domain`` (-1: one drawn by popularity). Bounces, delay warnings and the
+        store's vacation replies (``filters.py``) go this way."""
+        ledger, now = self.ledger, self.env.now
+        sender = original.sender
         boxes = [sender] if sender >= 0 else None
         cls = ledger.classes.code(kind)
-        mid, r0 = ledger.offer(1, now, cls, self._origin, size, parent=item.msg.id, mailboxes=boxes)
+        mid, r0 = ledger.offer(1, now, cls, self._origin, size, parent=original.id, mailboxes=boxes)
         ledger.accept(r0, 1, now)
-        self.counts["bounces_sent" if kind == "bounce" else "warnings_sent"] += 1
         notice = Message(mid, r0, 1, size, boxes)
         to = self.local if boxes is not None else self.internal if sender == SYSTEM else self.internet
-        self.enqueue(notice, to, null_sender=True)
+        self.enqueue(notice, to, null_sender=True, domain=domain if to is self.internet else -1)
 
     # -- what the run reports ----------------------------------------------------------------------------
 

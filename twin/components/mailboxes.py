@@ -6,7 +6,8 @@ Each address has one status (docs/platform.md §3.1): ``active``; ``deactivated`
 ``unknown`` (no directory entry, rejected at RCPT, stage 3); ``missing`` (in the directory but without a
 mailbox at the store: ``550 5.1.1`` at LMTP, stage 10). Independently, a mailbox has a quota and a usage
 that grows with every delivery (Cyrus lets one message push a mailbox over its quota; the next gets
-``452 4.2.2``, stage 11), and a flag for the spam quarantine (stage 7).
+``452 4.2.2``, stage 11), a flag for the spam quarantine (stage 7), and the Sieve script it runs, if any
+(stage 12, ``filters.py``).
 
 Everything is indexed by mailbox number (numpy arrays, and lists where the stages read or change one
 mailbox at a time); the ledger's ``mailbox`` column holds that number.
@@ -51,6 +52,15 @@ class Mailboxes:
         ranks = rng.permutation(n) + 1.0
         weights = ranks**-spec.popularity if spec.popularity > 0 else np.ones(n)
         self._cdf = np.cumsum(weights) / weights.sum() if n else np.zeros(0)
+        # Stage 12: the script template each mailbox runs (-1: none), drawn from a stream of its own.
+        self.domain = spec.domain
+        self.script_of: list[int] | None = None
+        if spec.sieve is not None and n:
+            sieve_rng = streams.generator("workload.mailboxes.sieve")
+            has = sieve_rng.random(n) < spec.sieve.share
+            edges = np.cumsum([t.share for t in spec.sieve.scripts])
+            which = np.minimum(np.searchsorted(edges, sieve_rng.random(n), side="right"), len(edges) - 1)
+            self.script_of = np.where(has, which, -1).tolist()
         self.expunged = 0
         self._expunge_rng = streams.generator("workload.mailboxes.expunge")
         if spec.expunge is not None and n:
@@ -87,6 +97,7 @@ class Mailboxes:
                 "count": self.count,
                 **{name: int(counts[i]) for i, name in enumerate(STATUS_NAMES)},
                 "quarantine": int(self.quarantine.sum()),
+                "sieve": sum(t >= 0 for t in self.script_of) if self.script_of is not None else 0,
                 "over_quota_now": int((np.asarray(self.usage) >= self.quota).sum()),
                 "expunged": self.expunged,
                 "usage_bytes": int(sum(self.usage)),

@@ -17,8 +17,9 @@ A session whose store or frontend fails before the replies is not acknowledged: 
 the message stays on the frontend's spool.
 
 Every delivery (its recipients with a 250) enters the replication log that ``sync_client`` replays to the
-replica, and the primary and the replica swap roles in a switch-over (``replica.py``). Sieve (stage 12)
-comes with its issue.
+replica, and the primary and the replica swap roles in a switch-over (``replica.py``). A mailbox with a
+Sieve script runs it once the message is taken (stage 12, ``filters.py``): its row may end ``discarded`` or
+``redirected`` instead, and a discarded or redirected message takes no room in the mailbox.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class Store(Server):
         self.replies = {"250": 0, "451": 0, "452": 0, "550": 0, "552": 0}
         self.mailboxes = ctx.mailboxes
         self.ledger = ctx.ledger
+        self.filters = ctx.filters
+        self.script_of = ctx.filters.mailboxes.script_of if ctx.filters is not None else None
         self.san = None
         self.replication = None  # the pair's Replication (replica.py), set when the service is built
         self.empty = False  # came back from a loss: holds no mailboxes until copied from the other store
@@ -116,6 +119,7 @@ class Store(Server):
         replies = self.replies
         boxes, r0 = msg.boxes, msg.r0
         delivered = []
+        script_of = self.script_of
         for r in rows:
             box = boxes[r - r0]
             if box >= 0:
@@ -131,8 +135,17 @@ class Store(Server):
                         temporary.append(r)
                         replies["452"] += 1
                     continue
+                replies["250"] += 1
+                if script_of is not None and script_of[box] >= 0:  # stage 12: the mailbox's Sieve script
+                    state, stage, stored = self.filters.run(msg, r, box, script_of[box], now, client)
+                    ledger.finish(r, 1, now, state, stage, self.code)
+                    if stored:
+                        usage[box] += msg.size
+                        delivered.append(r)
+                    continue
                 usage[box] += msg.size
-            replies["250"] += 1
+            else:
+                replies["250"] += 1
             ledger.finish(r, 1, now, DELIVERED, self.stage, self.code)
             delivered.append(r)
         if delivered and self.replication is not None:

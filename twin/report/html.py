@@ -141,6 +141,30 @@ def _replication(k: dict) -> list[list]:
     ]
 
 
+def _sieve(k: dict) -> list[list]:
+    """Stage 12 per script template: mailboxes, runs and what the runs did (docs/sieve.md)."""
+    sv = k.get("sieve")
+    if not sv:
+        return []
+    rows = [
+        [
+            s["script"] + ("" if s["compiles"] else " (does not compile)"),
+            s["mailboxes"],
+            s["runs"],
+            s["delivered"],
+            s["failed"],
+            s["discarded"],
+            s["redirected"],
+            s["redirects_sent"],
+            s["vacation_sent"],
+        ]
+        for s in sv["scripts"]
+    ]
+    keys = ("runs", "delivered", "failed", "discarded", "redirected", "redirects_sent", "vacation_sent")
+    total_boxes = sum(s["mailboxes"] for s in sv["scripts"])
+    return [*rows, ["all", total_boxes, *(sv[f] for f in keys)]]
+
+
 def _facts(res) -> list[tuple[str, str]]:
     """What a reader needs to run this again and get the same ledger."""
     run = res.run
@@ -258,6 +282,7 @@ def write_report(res, out: Path) -> list[Path]:
         ],
         incidents=_incidents(k),
         replication=_replication(k),
+        sieve=_sieve(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

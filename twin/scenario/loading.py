@@ -174,7 +174,8 @@ def shipped_catalogue() -> dict[str, Any]:
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
     """Read, override, validate. Raises ScenarioError listing every problem found. ``path`` may also name
     a scenario shipped with mailtwin (``baseline``), as long as no file of that name is here."""
-    return parse_scenario(read_scenario_text(locate(path)), str(path), overrides)
+    found = locate(path)
+    return parse_scenario(read_scenario_text(found), str(path), overrides, folder=found.parent)
 
 
 def shipped_scenarios() -> dict[str, Path]:
@@ -195,9 +196,10 @@ def locate(path: str | Path) -> Path:
     return shipped_scenarios().get(p.name.removesuffix(".yaml"), p)
 
 
-def read_scenario_text(path: str | Path) -> str:
-    """The text of a scenario file; ScenarioError (one line) for anything that is not a UTF-8 text file
-    of sensible size: a folder, a FIFO or device, a binary, Latin-1 or UTF-16 file, a file of 50 MB."""
+def read_scenario_text(path: str | Path, shipped_hint: bool = True) -> str:
+    """The text of a scenario file (or a file it names); ScenarioError (one line) for anything that is not
+    a UTF-8 text file of sensible size: a folder, a FIFO or device, a binary, Latin-1 or UTF-16 file, a file
+    of 50 MB. ``shipped_hint``: a name that is not a file lists the shipped scenarios."""
     name = str(path)
 
     def fail(message: str, line: int | None = None) -> ScenarioError:
@@ -214,7 +216,7 @@ def read_scenario_text(path: str | Path) -> str:
         with open(path, "rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        shipped = ", ".join(shipped_scenarios()) if len(Path(path).parts) == 1 else ""
+        shipped = ", ".join(shipped_scenarios()) if shipped_hint and len(Path(path).parts) == 1 else ""
         also = f" (nor is it a shipped scenario: {shipped})" if shipped else ""
         raise fail(f"cannot read file: {exc.strerror or exc}{also}") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -248,13 +250,17 @@ def _overrides(overrides: Any) -> tuple[str, ...]:
 
 
 def parse_scenario(
-    text: str, filename: str = "<scenario>", overrides: list[str] | tuple[str, ...] = ()
+    text: str,
+    filename: str = "<scenario>",
+    overrides: list[str] | tuple[str, ...] = (),
+    folder: Path | None = None,
 ) -> Scenario:
-    """Validate scenario YAML text; ``filename`` is what error messages call it."""
+    """Validate scenario YAML text; ``filename`` is what error messages call it, ``folder`` where the
+    files it names are (default: the folder of ``filename``)."""
     if not isinstance(text, str):
         raise ScenarioError([Problem(filename, None, "", "expected the scenario as text (str)")])
     data, lines = _read_extended(text, filename, ())
-    return _validate(data, lines, filename, overrides)
+    return _validate(data, lines, filename, overrides, folder)
 
 
 MAX_EXTENDS = 8  # a chain of scenarios extending each other longer than this is a mistake
@@ -353,7 +359,9 @@ def scenario_from_dict(
     return _validate(data, {}, name, overrides)
 
 
-def _validate(data: Any, lines: dict[Loc, Any], filename: str, overrides) -> Scenario:
+def _validate(
+    data: Any, lines: dict[Loc, Any], filename: str, overrides, folder: Path | None = None
+) -> Scenario:
     overrides = _overrides(overrides)
     if not isinstance(data, dict):
         raise ScenarioError(
@@ -383,6 +391,9 @@ def _validate(data: Any, lines: dict[Loc, Any], filename: str, overrides) -> Sce
             where, line = line
         return Problem(where, line, _dotted(shown), message)
 
+    read = _read_sieve_files(data, lines, folder or Path(filename).parent, set_paths)
+    if read:
+        raise ScenarioError([problem(loc, msg) for loc, msg in read])
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -403,6 +414,34 @@ def _validate(data: Any, lines: dict[Loc, Any], filename: str, overrides) -> Sce
 
 
 _MISSING = object()
+SIEVE_SCRIPTS = ("workload", "mailboxes", "sieve", "scripts")
+
+
+def _read_sieve_files(data: dict, lines: dict[Loc, Any], folder: Path, set_paths) -> list[tuple[Loc, str]]:
+    """Read each Sieve script template's ``file`` into its ``text`` (unless the text is given): the path is
+    relative to the scenario file that names it (``folder``, the folder of the base of an ``extends``, or
+    the working directory for a ``--set`` or a scenario given as data). Returns the files that cannot be
+    read, as problems."""
+    scripts = _lookup(data, SIEVE_SCRIPTS)
+    if not isinstance(scripts, list):
+        return []
+    problems = []
+    for i, item in enumerate(scripts):
+        if not isinstance(item, dict) or item.get("text") or not isinstance(item.get("file"), str):
+            continue
+        loc = (*SIEVE_SCRIPTS, i, "file")
+        at = lines.get(loc)
+        from_set = any(loc[: len(s)] == s[: len(loc)] for s in set_paths)
+        if from_set or not lines:
+            base = Path.cwd()
+        else:  # the file of an ``extends`` base, or this one
+            base = Path(at[0]).parent if isinstance(at, tuple) else folder
+        path = base / item["file"]
+        try:
+            item["text"] = read_scenario_text(path, shipped_hint=False)
+        except ScenarioError as exc:
+            problems.append((loc, f"the Sieve script {str(path)!r}: {exc.problems[0].message}"))
+    return problems
 
 
 def _lookup(data: Any, loc: Loc) -> Any:

@@ -485,6 +485,40 @@ class Expunge(Strict):
     to: Real = Field(0.5, ge=0, le=1)
 
 
+class SieveScript(Strict):
+    """One script template: a real Sieve file that a ``share`` of the scripted mailboxes run at delivery
+    (docs/sieve.md). ``text`` is the script itself; a scenario file gives ``file`` (a path relative to the
+    scenario file that names it) and the loader reads it into ``text``, so a resolved scenario carries it."""
+
+    file: str = Field("", description="the script's file, relative to the scenario file")
+    text: str = Field("", description="the script (filled from file when the scenario is loaded)")
+    share: Real = Field(ge=0, le=1, description="share of the mailboxes with a script that run this one")
+    folders: list[str] = Field(
+        default_factory=list, description="the folders these mailboxes have besides INBOX (case-sensitive)"
+    )
+
+    @model_validator(mode="after")
+    def _has_text(self):
+        if not self.text and not self.file:
+            raise FieldError("file", "give the script's file (or its text)")
+        return self
+
+
+class Sieve(Strict):
+    """Stage 12: the mailboxes with Sieve scripts, and the scripts they run (seed §3.2; docs/sieve.md)."""
+
+    share: Real = _share("mailboxes with a Sieve script (docs/platform.md §B: 15 %)")
+    scripts: list[SieveScript] = Field(min_length=1, description="the script templates and their shares")
+    reply_size: Size = Field(2048, ge=0, description="size of a vacation reply")
+
+    @model_validator(mode="after")
+    def _shares(self):
+        total = sum(s.share for s in self.scripts)
+        if abs(total - 1) > 1e-6:
+            raise FieldError("scripts", f"the scripts' shares sum to {total:g}, not 1")
+        return self
+
+
 class Mailboxes(Strict):
     """The addresses mail can be sent to (docs/platform.md §B). Shares are of the population; each address has
     one status (active, deactivated, unknown, missing) and independent quota and quarantine settings."""
@@ -507,6 +541,10 @@ class Mailboxes(Strict):
         0.0, ge=0, description="Zipf exponent of how often an address receives mail; 0: all alike"
     )
     expunge: Expunge | None = None
+    domain: str = Field(
+        "uni-paderborn.de", min_length=1, description="the local mail domain (addresses u<N>@domain)"
+    )
+    sieve: Sieve | None = None
 
     @model_validator(mode="after")
     def _statuses_fit(self):
@@ -527,6 +565,20 @@ class Attachments(Strict):
         if total > 1 + 1e-9:
             raise FieldError("harmless", f"attachment shares sum to {total:g}, more than 1")
         return self
+
+
+class Headers(Strict):
+    """The header fields of a class's messages that Sieve scripts test (docs/sieve.md): shares of messages
+    with each field, and how many distinct senders write them (a vacation reply goes once per sender)."""
+
+    list: Real = _share("messages from a mailing list (List-Id, Precedence: list; To: the list)")
+    bulk: Real = _share("messages with Precedence: bulk (newsletters, notifications)")
+    auto_submitted: Real = _share("messages with Auto-Submitted: auto-generated")
+    bcc: Real = _share("messages whose To/Cc do not name the recipient (Bcc, aliases)")
+    senders: Count = Field(
+        100_000, ge=1, le=MAX_MAILBOXES, description="distinct sender addresses the messages come from"
+    )
+    lists: Count = Field(100, ge=1, le=MAX_MAILBOXES, description="distinct lists list mail comes from")
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -571,6 +623,7 @@ class Content(Strict):
     subdomain: Real = _share(
         "recipients at a subdomain with its own mail server (seed §4): the frontends route them to it by SMTP"
     )
+    headers: Headers = Field(default_factory=Headers)
 
     @field_validator("diurnal")
     @classmethod

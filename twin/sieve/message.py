@@ -55,6 +55,18 @@ class Message:
         self.recipient = recipient
 
     @classmethod
+    def plain(cls, fields: dict[str, list[str]], size: int, sender: str, recipient: str) -> Message:
+        """A message whose ``fields`` are known to be decoded already, their names in lower case (the
+        simulation's, ``components/filters.py``): nothing to unfold or decode."""
+        self = cls.__new__(cls)
+        self._fields = fields
+        self._addresses = {}
+        self.size = size
+        self.sender = sender
+        self.recipient = recipient
+        return self
+
+    @classmethod
     def parse(cls, raw: bytes, sender: str | None = None, recipient: str | None = None) -> Message:
         """A message file. Without ``sender``/``recipient`` they come from its header, as Pigeonhole's
         ``sieve-test`` takes them: the sender from Return-Path, else Sender, else From; the recipient
@@ -71,6 +83,18 @@ class Message:
             recipient = next((a for f in ("envelope-to", "to") for a in parsed.addresses(f) if a), "")
         parsed.sender, parsed.recipient = sender, recipient
         return parsed
+
+    def text(self) -> bytes:
+        """The message as an RFC 5322 file (what ``sieve-test`` reads): a Return-Path with the envelope
+        sender, the header fields (names capitalised), and a body that brings it to ``size`` octets."""
+        lines = [f"Return-Path: <{self.sender}>"]
+        for name, values in self._fields.items():
+            shown = "-".join(w.capitalize() for w in name.split("-"))
+            lines += [f"{shown}: {v}" for v in values]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        body = max(0, self.size - len(head))
+        row = b"x" * 76 + b"\r\n"
+        return head + (row * (body // len(row) + 1))[:body]
 
     def header(self, name: str) -> list[str]:
         """Every value of the header field ``name`` (case-insensitive), decoded, in message order."""

@@ -159,6 +159,7 @@ class _Compiler:
         self.lines = iter(lines)  # the line of each command and test, in the order of the tree
         self.errors: list[str] = []
         self.warnings: list[str] = []
+        self.reads: set[str] = set()  # what the tests look at: header names (lower case), "size", "envelope"
 
     def at(self, line: int, message: str) -> str:
         return f"{self.name}:{line}: {message}"
@@ -243,8 +244,10 @@ class _Compiler:
             return lambda m: any(t(m) for t in tests)
         if name == "exists":
             names = _list(args["header-names"])
+            self.reads.update(n.lower() for n in names)
             return lambda m: all(m.has(n) for n in names)
         if name == "size":
+            self.reads.add(":size")
             limit = _number(args["limit"])
             if args["comparator"] == ":over":
                 return lambda m: m.size > limit
@@ -264,10 +267,12 @@ class _Compiler:
         name = cmd.name
         if name == "header":
             names = _list(args["header-names"])
+            self.reads.update(n.lower() for n in names)
             return lambda m: matches([v for n in names for v in m.header(n)])
         part = args.get("address-part", ":all")
         names = _list(args["header-list"])
         if name == "address":
+            self.reads.update(n.lower() for n in names)
 
             def address(m: Message) -> bool:
                 values = [_part(a, part) for n in names for a in m.addresses(n)]
@@ -275,6 +280,7 @@ class _Compiler:
 
             return address
         lowered = [n.lower() for n in names]
+        self.reads.add(":envelope")
         for n in lowered:
             if n not in ENVELOPE_PARTS:
                 self.errors.append(self.at(line, f"envelope: part '{n}' is not supported"))
@@ -315,13 +321,21 @@ def _identifier_lines(text: str) -> list[int]:
 
 
 class Script:
-    """A compiled script. ``errors`` is empty when it compiled (``ok``); ``warnings`` are kept."""
+    """A compiled script. ``errors`` is empty when it compiled (``ok``); ``warnings`` are kept.
 
-    def __init__(self, name: str, program: list, errors: list[str], warnings: list[str]):
+    ``reads`` is everything the script's tests can look at: header field names (lower case), and
+    ``":size"`` and ``":envelope"`` when it tests the size or the envelope. Its result depends on the
+    message through these alone, so two messages alike in them get the same result (the store caches
+    results on this, ``components/filters.py``)."""
+
+    def __init__(
+        self, name: str, program: list, errors: list[str], warnings: list[str], reads: frozenset = frozenset()
+    ):
         self.name = name
         self.program = program
         self.errors = errors
         self.warnings = warnings
+        self.reads = reads
 
     @property
     def ok(self) -> bool:
@@ -415,4 +429,4 @@ def compile_script(text: str, name: str = "script") -> Script:
         return Script(name, [], [f"{name}:{line}: {message}"], [])
     compiler = _Compiler(name, _identifier_lines(text))
     program = compiler.block(parser.result)
-    return Script(name, program, compiler.errors, compiler.warnings)
+    return Script(name, program, compiler.errors, compiler.warnings, frozenset(compiler.reads))

@@ -26,3 +26,4 @@ class Context:
     end: float  # simulated seconds the run lasts: horizon + drain
     mailboxes: Any  # the address population: directory entries and Cyrus mailboxes (components/mailboxes.py)
     domains: Any = None  # the remote domains outbound mail goes to (components/domains.py)
+    filters: Any = None  # the mailboxes' Sieve scripts (components/filters.py); None: no mailbox has one

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from twin.sim.headers import GENERATED
 from twin.sim.ledger import NO_MAILBOX, STATE_CODE, Ledger
 
 if TYPE_CHECKING:  # the kernel knows components and senders only by what it calls on them
@@ -52,7 +53,7 @@ class Message:
     local sender, to whom bounces and delay warnings go by LMTP, or ``OUTSIDE`` (also ``<>``) or
     ``SYSTEM``; ``unknown`` holds the rows of remote recipients their server does not know (None: none)."""
 
-    __slots__ = ("boxes", "domains", "id", "n", "r0", "sender", "size", "unknown")
+    __slots__ = ("boxes", "domains", "headers", "id", "n", "r0", "sender", "size", "unknown")
 
     def __init__(
         self,
@@ -72,6 +73,7 @@ class Message:
         self.domains = domains
         self.sender = sender
         self.unknown = None
+        self.headers = GENERATED  # written by the platform itself, from <> (``sim/headers.py``)
 
     @property
     def rows(self) -> list[int]:
@@ -93,7 +95,9 @@ class Mail(Message):
 
     __slots__ = ("attachment", "bad_sender", "blocklisted", "kerberos", "live", "spam", "spooled", "virus")
 
-    def __init__(self, msg_id, r0, n, size, boxes, blocklisted, bad_sender, spam, virus, attachment):
+    def __init__(
+        self, msg_id, r0, n, size, boxes, blocklisted, bad_sender, spam, virus, attachment, headers=0
+    ):
         # Message's fields set here rather than through super().__init__: one call less per message.
         self.id = msg_id
         self.r0 = r0
@@ -103,6 +107,7 @@ class Mail(Message):
         self.domains = None
         self.sender = NO_MAILBOX
         self.unknown = None
+        self.headers = headers  # the header fields scripts test, and the sender (``sim/headers.py``)
         self.kerberos = None
         self.blocklisted = blocklisted
         self.bad_sender = bad_sender

@@ -50,7 +50,11 @@ COLUMNS = {
     "attempts": np.uint32,  # delivery attempts (a retry a second for 10 years fits)
     "mailbox": np.int32,  # the recipient's mailbox (index into the population); -1: none or made up
     "spam_score": np.int8,  # PureMessage probability in percent; -1: not scanned
+    "folder": np.uint16,  # the mailbox folder a delivered recipient's message is in (0: INBOX); see below
 }
+# ``folder`` means something only for a delivered row (the Parquet file leaves it empty on the others): the
+# folder its mailbox's Sieve script filed it into (the first one, if several), else INBOX.
+INBOX = 0
 ROW_BYTES = sum(np.dtype(t).itemsize for t in COLUMNS.values())
 
 # What a row holds before anything happened to it (a new, pending recipient of an original message).
@@ -120,6 +124,7 @@ class Ledger:
         self.stages = Vocabulary(["offered"])
         self.nodes = Vocabulary(["(sender)"])  # code 0: not yet taken in by any component
         self.origins = Vocabulary()
+        self.folders = Vocabulary(["INBOX"])
         self.double_final = 0  # rows given a terminal state twice: a bug, reported by the conservation check
         self.generated = 0  # rows of messages the platform wrote itself (bounces, warnings, notices)
         self._chunks: list[Block | None] = []  # chunk i: rows i * CHUNK ..; None once retired
@@ -559,6 +564,9 @@ def frame(cols: dict[str, np.ndarray], ledger: Ledger) -> pd.DataFrame:
     df["node"] = ledger.nodes.categorical(df["node"].to_numpy())
     df["stage"] = ledger.stages.categorical(df["stage"].to_numpy())
     df["state"] = pd.Categorical.from_codes(df["state"].to_numpy().astype(np.int32), categories=list(STATES))
+    folder = df["folder"].to_numpy().astype(np.int32)
+    folder[df["state"].to_numpy() != "delivered"] = -1  # a folder only where the message is in a mailbox
+    df["folder"] = pd.Categorical.from_codes(folder, categories=ledger.folders.names)
     return df
 
 

@@ -1,10 +1,12 @@
 """What the inbound and submission workloads draw alike for a class of messages: its hourly rate, and
-per message the number of recipients, the size, the spam score and the attachment kind, each from a stream
-of its own (``workload.<source>.<class>.<what>``)."""
+per message the number of recipients, the size, the spam score, the attachment kind and the header fields
+(``sim/headers.py``), each from a stream of its own (``workload.<source>.<class>.<what>``)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from twin.sim import headers
 
 
 class ClassDraws:
@@ -21,6 +23,7 @@ class ClassDraws:
         self.recipients = streams.generator(f"{base}.recipients")
         self.size = streams.generator(f"{base}.size")
         self.spam = streams.generator(f"{base}.spam_score")
+        self.headers = streams.generator(f"{base}.headers")
         self._count = spec.recipients.draw_fn(self.recipients)
         self._size = spec.size.draw_fn(self.size)
         self._score = spec.spam_score.draw_fn(self.spam)
@@ -31,10 +34,11 @@ class ClassDraws:
         return np.maximum(1, np.ceil(self._count(n))).astype(np.int64)
 
     def contents(self, n: int, u: np.ndarray) -> dict[str, np.ndarray]:
-        """Size, spam score and attachment kind of ``n`` messages (``u``: a uniform draw each, for the
-        attachment)."""
+        """Size, spam score, attachment kind and header fields (``sim/headers.py``) of ``n`` messages
+        (``u``: a uniform draw each, for the attachment)."""
         return {
             "attachment": np.searchsorted(self._attach_edges, u, side="right"),
+            "headers": headers.draw(self.headers, self.spec.headers, n),
             "size": np.maximum(0, self._size(n)).astype(np.int64),
             "spam": np.clip(np.rint(self._score(n)), 0, 100).astype(np.int64),
         }

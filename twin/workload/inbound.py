@@ -185,6 +185,7 @@ class InboundSource:
                         h["spam"][i],
                         h["virus"][i],
                         h["attachment"][i],
+                        h["headers"][i],
                     )
                     if away is not None and away[i]:
                         mail.domains = h["routes"][k : k + n]
@@ -200,4 +201,4 @@ class InboundSource:
                 return
 
 
-MESSAGE_FIELDS = ("t", "count", "size", "blocklisted", "bad_sender", "spam", "virus", "attachment")
+MESSAGE_FIELDS = ("t", "count", "size", "blocklisted", "bad_sender", "spam", "virus", "attachment", "headers")

@@ -159,6 +159,7 @@ class SubmissionSource:
                 lists["spam"][i],
                 lists["virus"][i],
                 lists["attachment"][i],
+                lists["headers"][i],
             )
             mail.domains = domains[k : k + m]
             mail.sender = lists["sender"][i]
