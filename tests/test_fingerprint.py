@@ -14,13 +14,13 @@ from tests.helpers import BASELINE
 from twin.sim.ledger import fingerprint
 
 RUNS = {
-    # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals, Sieve at the store.
+    # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "0f40746ff06d54a05c0b21b455a73df00eaa206b7fd21b89a01d753cf4d8f4cd",
+        "2e383e81d7b88c50f3c994e6faf01b3790ff6a1fdb2f033c5130338394dc0772",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
-    # outage sends connections to a dead backend until the balancer notices.
+    # outage sends connections to a dead backend until the balancer notices; Sieve at the store.
     "failover-1h": (
         [
             "clock.horizon=1h",
@@ -28,6 +28,7 @@ RUNS = {
             "policies.exim.delay_warning=10m",
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
+            "workload.mailboxes.sieve.enabled=true",  # and the mailboxes' Sieve scripts (off in the baseline)
         ],
         "357c2579fc960c4f0c94ce5d03496cfa4153484abfc9e571f0d042c872625d12",
     ),

@@ -20,6 +20,7 @@ from twin.sim import headers
 from twin.sim.flow import OUTSIDE, Mail, Message
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
+SIEVE_ON = ["workload.mailboxes.sieve.enabled=true"]  # off in the baseline for now (docs/performance.md)
 
 
 def platform(script: str, folders=(), share=1.0, mail=None, count=200, horizon="1h"):
@@ -170,6 +171,14 @@ def test_vacation_replies_once_per_sender_and_never_to_lists_or_bulk():
     assert set(replies["state"].astype(str)) <= {"delivered", "pending"}
 
 
+def test_scripts_switched_off_run_nowhere():
+    data = platform("discard;", horizon="10m")
+    data["workload"]["mailboxes"]["sieve"]["enabled"] = False
+    res = run(data)
+    assert "sieve" not in res.kpis and res.kpis["mailboxes"]["sieve"] == 0
+    assert not (res.ledger["state"] == "discarded").any()
+
+
 def test_a_share_of_the_mailboxes_runs_scripts_and_the_rest_deliver_as_before():
     res = run(platform("discard;", share=0.25, count=400, horizon="30m"))
     led = originals(res)
@@ -182,7 +191,7 @@ def test_a_share_of_the_mailboxes_runs_scripts_and_the_rest_deliver_as_before():
 
 def test_the_baseline_runs_every_outcome(tmp_path):
     res = twin.simulate(
-        twin.load_scenario(BASELINE, ["clock.horizon=2h", "clock.start=2010-05-03 09:00"]), seed=1
+        twin.load_scenario(BASELINE, ["clock.horizon=2h", "clock.start=2010-05-03 09:00", *SIEVE_ON]), seed=1
     )
     assert res.kpis["conservation_ok"]
     led = res.ledger
@@ -251,7 +260,7 @@ def simulated_messages(filters: Filters) -> list[tuple[str, object]]:
 
 @pytest.fixture(scope="module")
 def filters():
-    model = Model(twin.load_scenario(BASELINE, ["clock.horizon=1m"]), seed=0)
+    model = Model(twin.load_scenario(BASELINE, ["clock.horizon=1m", *SIEVE_ON]), seed=0)
     return model.ctx.filters
 
 

@@ -56,7 +56,7 @@ class Model:
         ctx = Context(env, self.streams, self.ledger, self.graph, scenario, self.end, mailboxes, domains)
         sieve = scenario.workload.mailboxes.sieve
         # stage 12: the mailboxes' scripts, which the stores run at delivery
-        ctx.filters = Filters(ctx, sieve) if sieve is not None and mailboxes.count else None
+        ctx.filters = Filters(ctx, sieve) if sieve is not None and sieve.enabled and mailboxes.count else None
         self.ctx = ctx
 
         classes = scenario.platform.classes()

@@ -55,7 +55,7 @@ class Mailboxes:
         # Stage 12: the script template each mailbox runs (-1: none), drawn from a stream of its own.
         self.domain = spec.domain
         self.script_of: list[int] | None = None
-        if spec.sieve is not None and n:
+        if spec.sieve is not None and spec.sieve.enabled and n:
             sieve_rng = streams.generator("workload.mailboxes.sieve")
             has = sieve_rng.random(n) < spec.sieve.share
             edges = np.cumsum([t.share for t in spec.sieve.scripts])

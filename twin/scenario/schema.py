@@ -510,6 +510,7 @@ class Sieve(Strict):
     share: Real = _share("mailboxes with a Sieve script (docs/platform.md §B: 15 %)")
     scripts: list[SieveScript] = Field(min_length=1, description="the script templates and their shares")
     reply_size: Size = Field(2048, ge=0, description="size of a vacation reply")
+    enabled: bool = True
 
     @model_validator(mode="after")
     def _shares(self):
