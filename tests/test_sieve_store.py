@@ -231,6 +231,10 @@ def test_a_script_file_that_cannot_be_read_is_a_scenario_error_naming_file_line_
     for odd in ("/dev/zero", str(tmp_path)):
         with pytest.raises(twin.ScenarioError, match="not a regular file"):
             twin.load_scenario(tmp_path / "s.yaml", [f"workload.mailboxes.sieve.scripts[0].file={odd}"])
+    # a copy of the baseline elsewhere finds the shipped scripts
+    (tmp_path / "copy.yaml").write_text(BASELINE.read_text())
+    copied = twin.load_scenario(tmp_path / "copy.yaml").workload.mailboxes.sieve.scripts
+    assert [t.text for t in copied] == [t.text for t in TEMPLATES] and "discard;" in copied[5].text
     # the script found beside the scenario file is read into the scenario
     (tmp_path / "nowhere.sieve").write_text("discard;\n")
     sc = twin.load_scenario(tmp_path / "s.yaml")

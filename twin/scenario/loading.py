@@ -178,9 +178,12 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     return parse_scenario(read_scenario_text(found), str(path), overrides, folder=found.parent)
 
 
+SHIPPED = Path(str(resources.files("twin").joinpath("scenarios")))  # the shipped scenarios' folder
+
+
 def shipped_scenarios() -> dict[str, Path]:
     """The scenarios that come with mailtwin (the repository's scenarios/ folder), by name."""
-    folder = resources.files("twin").joinpath("scenarios")
+    folder = SHIPPED
     return {
         p.name.removesuffix(".yaml"): Path(str(p))
         for p in sorted(folder.iterdir(), key=lambda p: p.name)
@@ -420,8 +423,9 @@ SIEVE_SCRIPTS = ("workload", "mailboxes", "sieve", "scripts")
 def _read_sieve_files(data: dict, lines: dict[Loc, Any], folder: Path, set_paths) -> list[tuple[Loc, str]]:
     """Read each Sieve script template's ``file`` into its ``text`` (unless the text is given): the path is
     relative to the scenario file that names it (``folder``, the folder of the base of an ``extends``, or
-    the working directory for a ``--set`` or a scenario given as data). Returns the files that cannot be
-    read, as problems."""
+    the working directory for a ``--set`` or a scenario given as data); a path found nowhere there but in
+    the shipped scenarios' folder is taken from there, so a copy of the baseline runs anywhere. Returns the
+    files that cannot be read, as problems."""
     scripts = _lookup(data, SIEVE_SCRIPTS)
     if not isinstance(scripts, list):
         return []
@@ -437,6 +441,9 @@ def _read_sieve_files(data: dict, lines: dict[Loc, Any], folder: Path, set_paths
         else:  # the file of an ``extends`` base, or this one
             base = Path(at[0]).parent if isinstance(at, tuple) else folder
         path = base / item["file"]
+        shipped = SHIPPED / item["file"]
+        if not path.exists() and shipped.exists():  # a copy of a shipped scenario uses the shipped scripts
+            path = shipped
         try:
             item["text"] = read_scenario_text(path, shipped_hint=False)
         except ScenarioError as exc:
