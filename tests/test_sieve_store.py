@@ -16,6 +16,7 @@ from tests.helpers import ROOT
 from tests.mail import users_platform
 from twin.components.filters import Filters
 from twin.model import Model
+from twin.scenario.expectations import KPI_BLOCKS
 from twin.sim import headers
 from twin.sim.flow import OUTSIDE, Mail, Message
 
@@ -75,6 +76,7 @@ def test_fileinto_files_spam_into_a_folder_and_the_ledger_names_it():
 
 def test_discard_ends_the_rows_discarded_and_the_mailbox_does_not_grow():
     data = platform('if header :contains "subject" "{SPAM!}" { discard; stop; }')
+    data["expect"] = ["sieve.discarded > 100", "sieve.failed == 0"]
     model = Model(twin.scenario_from_dict(data), seed=2)
     before = sum(model.ctx.mailboxes.usage)
     model.run()
@@ -87,6 +89,8 @@ def test_discard_ends_the_rows_discarded_and_the_mailbox_does_not_grow():
     assert (discarded["spam_score"] >= 70).all() and (delivered["spam_score"] < 70).all()
     assert set(discarded["stage"].astype(str)) == {"sieve discard"}
     assert res.kpis["recipients"]["discarded"] == len(discarded)
+    # the block's fields are the ones expectations may name (scenario/expectations.py)
+    assert tuple(res.kpis["sieve"]) == KPI_BLOCKS["sieve"] and res.kpis["expectations_ok"]
     # what was discarded takes no room: the mailboxes grew by the delivered messages alone
     grown = sum(model.ctx.mailboxes.usage) - before
     assert grown == int(delivered["size"].sum())

@@ -67,6 +67,18 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "mailboxes": None,
     "scanners": None,
     "lmtp_replies": None,
+    "sieve": (
+        "runs",
+        "delivered",
+        "discarded",
+        "redirected",
+        "failed",
+        "redirects_sent",
+        "vacation_sent",
+        "folders",
+        "vacation_suppressed",
+        "scripts",
+    ),
     "replication": (
         "replicated",
         "lag_p50_s",
