@@ -40,7 +40,7 @@ def platforms(draw):
         "recipients": {"dist": "zipf", "a": draw(st.floats(1.5, 4)), "max": 20},
         "spam_score": {"dist": "empirical", "points": draw(st.lists(st.integers(0, 100), min_size=1))},
         "virus": draw(share) / 4,
-        "attachments": {"dangerous": draw(share) / 4},
+        "attachments": {"share": draw(share) / 2, "extensions": {"exe": 1, "pdf": 1}, "spaces": draw(share)},
         "subdomain": draw(share) / 2,
         # Up to 2 MB at the senders' 128 KB/s: sessions of up to ~16 s, which crashes cut in the middle.
         "size": {"dist": "lognormal", "median": f"{draw(st.integers(4, 400))}KB", "sigma": 1.0},
@@ -86,7 +86,7 @@ def platforms(draw):
         "recipients": {"dist": "zipf", "a": draw(st.floats(1.5, 4)), "max": 10},
         "size": {"dist": "lognormal", "median": f"{draw(st.integers(4, 400))}KB", "sigma": 1.0},
         "virus": draw(share) / 4,
-        "attachments": {"dangerous": draw(share) / 4},
+        "attachments": {"share": draw(share) / 2, "extensions": {"exe": 1, "pdf": 1}, "spaces": draw(share)},
         "subdomain": draw(share) / 4,
         "relay": draw(st.booleans()),
     }

@@ -17,7 +17,7 @@ RUNS = {
     # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "2e383e81d7b88c50f3c994e6faf01b3790ff6a1fdb2f033c5130338394dc0772",
+        "d1a57b2f0a5a25f5660e1bf1d73c9bc01da7917d31d56b4437a858f2b9fec57c",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices; Sieve at the store.
@@ -30,7 +30,7 @@ RUNS = {
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
             "workload.mailboxes.sieve.enabled=true",  # and the mailboxes' Sieve scripts (off in the baseline)
         ],
-        "357c2579fc960c4f0c94ce5d03496cfa4153484abfc9e571f0d042c872625d12",
+        "1e26219b5ed6d6ad9cbda72777ceb8f22c98871758ecc3afa148859fde0e7a61",
     ),
 }
 

@@ -86,21 +86,59 @@ def test_a_virus_is_rejected_after_the_scan():
     assert res.kpis["components"]["scan1"]["customers"] > 0
 
 
-def test_a_dangerous_attachment_is_held_and_the_recipient_told():
-    res = simulate(mail_platform(horizon="20m", mail={"attachments": {"dangerous": 0.5, "spaces": 0.5}}))
+def test_an_attachment_is_held_by_its_name_and_the_recipient_told():
+    # Half the attachments are programs (exe: on the seed's list), a quarter documents padded with spaces
+    # before a harmless extension (the spaces rule), the rest plain documents, which pass.
+    attachments = {"share": 1.0, "extensions": {"exe": 2, "zip": 2}, "spaces": 0.5}
+    res = simulate(mail_platform(horizon="20m", mail={"attachments": attachments}))
     led = res.ledger
     originals = led[led["parent_id"] == -1]
+    held = originals[originals["state"] == "attachment_held"]
     notices = led[led["parent_id"] != -1]
-    assert set(originals["state"].astype(str)) == {"attachment_held"}
-    assert set(originals["stage"].astype(str)) == {"attachment"}
-    assert len(notices) == len(originals)
+    by_stage = held["stage"].astype(str).value_counts(normalize=True)
+    assert set(by_stage.index) == {"attachment: listed extension", "attachment: spaces in the file name"}
+    assert 0.6 < by_stage["attachment: listed extension"] < 0.73  # exe: 1/2 of 3/4 held
+    assert 0.6 < len(held) / len(originals) < 0.9  # 3/4 held
+    assert set(originals.loc[originals["state"] != "attachment_held", "state"].astype(str)) == {"delivered"}
+    assert len(notices) == len(held)
     assert set(notices["traffic_class"].astype(str)) == {"attachment_notice"}
     assert set(notices["state"].astype(str)) == {"delivered"}
     assert (
         notices.set_index("parent_id")["mailbox"].sort_index().to_numpy()
-        == originals.set_index("msg_id")["mailbox"].sort_index().to_numpy()
+        == held.set_index("msg_id")["mailbox"].sort_index().to_numpy()
     ).all()
     assert res.kpis["conservation_ok"]
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("setup.exe", "listed extension"),
+        ("SETUP.EXE", "listed extension"),  # without case
+        ("photo.jpg.scr", "listed extension"),  # the last extension counts
+        ("invoice.pdf" + " " * 30 + ".exe", "listed extension"),
+        ("invoice.pdf" + " " * 30 + ".zip", "spaces in the file name"),
+        ("a b c d e f.zip", None),  # five spaces: not more than spaces_max
+        ("a b c d e f g.zip", "spaces in the file name"),
+        ("Bericht final v2.pdf", None),
+        ("Makefile", None),  # no extension
+        ("archive.adpx", "listed extension"),  # from the seed's footnote 4, January 2010
+        ("page.xsl", "listed extension"),
+        ("page.xslx", None),
+    ],
+)
+def test_the_file_name_rule_of_stage_5(name, reason):
+    from twin.scenario.schema import SEED_EXTENSIONS, AttachmentPolicy
+    from twin.sim.attachments import held
+
+    policy = AttachmentPolicy()
+    assert len(SEED_EXTENSIONS) == 49 and policy.extensions == SEED_EXTENSIONS
+    assert held(name, frozenset(policy.extensions), policy.spaces_max) == reason
+
+
+def test_the_old_attachment_fields_get_a_message_that_says_what_replaced_them():
+    with pytest.raises(twin.ScenarioError, match="drawn by file name now"):
+        simulate(mail_platform(horizon="5m", mail={"attachments": {"dangerous": 0.5}}))
 
 
 @pytest.mark.parametrize(("score", "state"), [(49, "delivered"), (50, "quarantined"), (90, "quarantined")])

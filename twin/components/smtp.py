@@ -21,7 +21,8 @@ refusal the sender sees):
   unreachable`` (also when the scanner fails during the scan), ``scan busy`` (concurrency limit), ``scan
   timeout`` (milter_timeout), ``scan invalid`` (the scanner has been without its central server longer
   than the grace);
-- 5 attachment check: ``attachment_held`` at ``attachment``; each recipient gets a notice in the mailbox;
+- 5 attachment check of the file name (``policies.attachments``, ``sim/attachments.py``): ``attachment_held``
+  at ``attachment: listed extension`` or ``attachment: spaces in the file name``; each recipient is told;
 - 7 quarantine (the recipient enabled it, score >= ``policies.spam.quarantine_at``, seed: 50 %):
   ``quarantined`` at ``quarantine``;
 - 8 subject tags (``policies.spam``; seed: ``{SPAM!}`` >= 70 %, ``{SPAM?}`` 50-69 %): the score is in the
@@ -51,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from twin.components.mailboxes import DEACTIVATED, UNKNOWN
 from twin.components.submission import Submission
+from twin.sim import attachments
 from twin.sim.flow import LOCAL
 from twin.sim.ledger import STATE_CODE
 
@@ -78,7 +80,8 @@ class Stages:
         self.deactivated = code("deactivated")
         self.unknown_recipient = code("unknown recipient")
         self.virus = code("virus")
-        self.attachment = code("attachment")
+        # stage 5, by what the file name gave away (``sim/attachments.py``)
+        self.attachment = {r: code(f"attachment: {r}") for r in attachments.REASONS}
         self.quarantine = code("quarantine")
         self.connect = code("connect")
         self.smtp_accept_max = code("smtp_accept_max")
@@ -163,6 +166,10 @@ class SmtpService:
         inbound = sc.workload.inbound
         self.transfer_rate = inbound.transfer_rate if inbound is not None else 1.0
         self.quarantine_at = sc.policies.spam.quarantine_at
+        attachment_policy = sc.policies.attachments
+        self._listed = frozenset(e.lower() for e in attachment_policy.extensions)
+        self._spaces_max = attachment_policy.spaces_max
+        self._holds: dict[str, int | None] = {}  # a file name -> the ledger stage of its hold (None: passes)
         self.reply_within = sc.outputs.quality.reply_within
         self.transactions = 0  # SMTP transactions remote senders began (each try counts)
         self.data_transfers = 0  # ... of which reached DATA
@@ -174,6 +181,15 @@ class SmtpService:
         self.replies = 0
         self.replies_late = 0
         self.submission = Submission(ctx, self)  # the same frontends, for the users' mail (port 587)
+
+    def attachment_hold(self, name: str) -> int | None:
+        """Stage 5 for an attachment called ``name``: the ledger stage of its hold, or None if it passes
+        (``sim/attachments.py``)."""
+        hold = self._holds.get(name, -1)
+        if hold == -1:
+            reason = attachments.held(name, self._listed, self._spaces_max)
+            hold = self._holds[name] = None if reason is None else self.stages.attachment[reason]
+        return hold
 
     def tempfail(self, stage: int, at: float | None = None) -> int:
         """Count a temporary refusal of an SMTP transaction at ``stage`` (at ``at``, default now); returns
@@ -400,10 +416,12 @@ class SmtpService:
         # 250: the frontend is responsible from here.
         now = env.now
         ledger.accept_rows(live, now)
-        if scanned and mail.attachment >= 2:
-            ledger.finish_rows(live, now, HELD, st.attachment, fe.code)
-            fe.notify_recipients(mail, live)
-            return None
+        if scanned and mail.attachment:
+            hold = self.attachment_hold(mail.attachment)
+            if hold is not None:
+                ledger.finish_rows(live, now, HELD, hold, fe.code)
+                fe.notify_recipients(mail, live)
+                return None
         if scanned and mail.spam >= self.quarantine_at:
             q = self.mailboxes.quarantine_of
             boxes, r0 = mail.boxes, mail.r0

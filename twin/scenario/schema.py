@@ -556,16 +556,40 @@ class Mailboxes(Strict):
 
 
 class Attachments(Strict):
-    harmless: Real = _share("messages with an attachment that passes")
-    dangerous: Real = _share("messages with an attachment whose extension is on the seed's list")
-    spaces: Real = _share("messages with an attachment whose file name hides its extension behind spaces")
+    """The attachments of a class's messages (stage 5 checks their file names, seed §3.1 step 5)."""
 
-    @model_validator(mode="after")
-    def _fit(self):
-        total = self.harmless + self.dangerous + self.spaces
-        if total > 1 + 1e-9:
-            raise FieldError("harmless", f"attachment shares sum to {total:g}, more than 1")
-        return self
+    share: Real = _share("messages with an attachment")
+    extensions: dict[str, Real] = Field(
+        default_factory=lambda: {"pdf": 1.0},
+        min_length=1,
+        description="the attachments' file name extensions, with their weights",
+    )
+    spaces: Real = _share("attachments whose file name hides its extension behind a run of spaces")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data):
+        if isinstance(data, dict):
+            old = [k for k in ("harmless", "dangerous") if k in data]
+            if old:
+                raise FieldError(
+                    old[0],
+                    "attachments are drawn by file name now: give 'share' (messages with an attachment) "
+                    "and 'extensions' ({ext: weight}; the seed's list decides, policies.attachments)",
+                )
+        return data
+
+    @field_validator("extensions")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        for ext, w in v.items():
+            if not ext or "." in ext or ext != ext.strip():
+                raise FieldError(ext, "an extension is written without its dot or spaces, e.g. pdf")
+            if w < 0:
+                raise FieldError(ext, "weights must be >= 0")
+        if sum(v.values()) <= 0:
+            raise ValueError("the weights must have a positive sum")
+        return v
 
 
 class Headers(Strict):
@@ -946,10 +970,30 @@ class SpamPolicy(Strict):
         return self
 
 
+# seed §3.1 step 5, footnote 4: the extensions held back (January 2010)
+SEED_EXTENSIONS = (  # noqa: SIM905 - as the footnote reads
+    "ade adpx app bas bat chm cmd com cpl crt exe fpx hlp hta inf ins isp js jse lnk mda mdb mde mdt mdw mdz "
+    "msc msi msp mst ops pcd pif prf prg reg scf scr sct shb shs url vb vbe vbs wsc wsf wsh xsl"
+).split()
+
+
+class AttachmentPolicy(Strict):
+    """What stage 5 holds back (seed §3.1 step 5 and its footnote 4)."""
+
+    extensions: list[str] = Field(
+        default_factory=lambda: list(SEED_EXTENSIONS),
+        description="file name extensions held back (default: the seed's list of January 2010)",
+    )
+    spaces_max: Count = Field(
+        5, ge=0, le=10_000, description="a file name with more spaces than this is held back"
+    )
+
+
 class Policies(Strict):
     balance: Balance = Field("round_robin", description="default load-balancing policy")
     exim: Exim = Field(default_factory=Exim)
     spam: SpamPolicy = Field(default_factory=SpamPolicy)
+    attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
 
 
 class Quality(Strict):

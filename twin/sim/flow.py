@@ -113,7 +113,7 @@ class Mail(Message):
         self.bad_sender = bad_sender
         self.spam = spam  # PureMessage probability, percent
         self.virus = virus
-        self.attachment = attachment  # 0 none, 1 harmless, 2 listed extension, 3 spaces in the file name
+        self.attachment = attachment  # its attachment's file name, "" for none (``sim/attachments.py``)
         self.live = None
         self.spooled = (
             None  # accepted onto a frontend's spool: the parts whose immediate delivery run is to come

@@ -1,12 +1,13 @@
 """What the inbound and submission workloads draw alike for a class of messages: its hourly rate, and
-per message the number of recipients, the size, the spam score, the attachment kind and the header fields
-(``sim/headers.py``), each from a stream of its own (``workload.<source>.<class>.<what>``)."""
+per message the number of recipients, the size, the spam score, the attachment's file name
+(``sim/attachments.py``) and the header fields (``sim/headers.py``), each from a stream of its own
+(``workload.<source>.<class>.<what>``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from twin.sim import headers
+from twin.sim import attachments, headers
 
 
 class ClassDraws:
@@ -24,30 +25,25 @@ class ClassDraws:
         self.size = streams.generator(f"{base}.size")
         self.spam = streams.generator(f"{base}.spam_score")
         self.headers = streams.generator(f"{base}.headers")
+        self.attachments = streams.generator(f"{base}.attachments")
         self._count = spec.recipients.draw_fn(self.recipients)
         self._size = spec.size.draw_fn(self.size)
         self._score = spec.spam_score.draw_fn(self.spam)
-        self._attach_edges = attachment_edges(spec.attachments)
 
     def counts(self, n: int) -> np.ndarray:
         """Recipients of ``n`` messages (draws rounded up to a whole number >= 1)."""
         return np.maximum(1, np.ceil(self._count(n))).astype(np.int64)
 
     def contents(self, n: int, u: np.ndarray) -> dict[str, np.ndarray]:
-        """Size, spam score, attachment kind and header fields (``sim/headers.py``) of ``n`` messages
-        (``u``: a uniform draw each, for the attachment)."""
+        """Size, spam score, attachment (``sim/attachments.py``) and header fields (``sim/headers.py``) of
+        ``n`` messages (``u``: a uniform draw each, whether it has an attachment)."""
+        att = self.spec.attachments
         return {
-            "attachment": np.searchsorted(self._attach_edges, u, side="right"),
+            "attachment": attachments.file_names(self.attachments, att, u < att.share),
             "headers": headers.draw(self.headers, self.spec.headers, n),
             "size": np.maximum(0, self._size(n)).astype(np.int64),
             "spam": np.clip(np.rint(self._score(n)), 0, 100).astype(np.int64),
         }
-
-
-def attachment_edges(att) -> np.ndarray:
-    """Cumulative edges of the attachment kinds (none, harmless, listed extension; then spaces): a uniform
-    draw's ``searchsorted`` gives the kind 0-3."""
-    return np.cumsum([1 - att.harmless - att.dangerous - att.spaces, att.harmless, att.dangerous])
 
 
 def in_order(values: list[np.ndarray], counts: list[np.ndarray], order: np.ndarray) -> np.ndarray:
