@@ -30,6 +30,17 @@ TARGETS = [
 ]
 
 
+SCRIPTS = [
+    'require "fileinto"; if header :contains "subject" "{SPAM" { fileinto "Junk"; }',
+    "discard;",
+    'redirect "a@domain1"; keep;',
+    'redirect "b@uni-paderborn.de";',
+    'require "vacation"; vacation :days 1 "away";',
+    'require "fileinto"; fileinto "Missing";',
+    "if true { keep }",  # a syntax error
+]
+
+
 @st.composite
 def platforms(draw):
     mail = {
@@ -52,6 +63,11 @@ def platforms(draw):
         "over_quota": draw(share),
         "quarantine": draw(share),
         "quota": "20KB",
+        # stage 12: scripts that file, discard, redirect (here and outside), reply, or fail
+        "sieve": {
+            "share": draw(share),
+            "scripts": [{"text": draw(st.sampled_from(SCRIPTS)), "share": 1.0, "folders": ["Junk"]}],
+        },
     }
     faults = [
         {
@@ -71,6 +87,13 @@ def platforms(draw):
         faults=faults,
         exim={"retry": "F,20m,5m"},
     )
+    # The quarantine's digests (local time: the clock starts at 00:00) and releases.
+    data["policies"]["quarantine"] = {
+        "digest_at": f"{draw(st.floats(0, 2400)):.0f}s",
+        "release_users": draw(share),
+        "release_share": draw(share),
+        "release_delay": {"dist": "exponential", "mean": f"{draw(st.floats(1, 1800)):.0f}s"},
+    }
     # The users' mail (docs/outbound.md) to remote domains that greylist, refuse and go down.
     data["platform"]["internal"] = {"members": [{"count": 1, "hardware": SERVICE}]}
     data["platform"]["kdc"] = {

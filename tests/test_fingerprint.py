@@ -17,10 +17,11 @@ RUNS = {
     # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "d1a57b2f0a5a25f5660e1bf1d73c9bc01da7917d31d56b4437a858f2b9fec57c",
+        "706017b02728d78b23529e857e372b9446bff796cfe59aa1d23d83680925eeb4",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
-    # outage sends connections to a dead backend until the balancer notices; Sieve at the store.
+    # outage sends connections to a dead backend until the balancer notices; Sieve at the store; the
+    # quarantine's digests and releases.
     "failover-1h": (
         [
             "clock.horizon=1h",
@@ -29,8 +30,10 @@ RUNS = {
             "faults=[{kind: outage, target: store, at: 20m, duration: 15m},"
             " {kind: outage, target: fe2, at: 10m, duration: 5m}]",
             "workload.mailboxes.sieve.enabled=true",  # and the mailboxes' Sieve scripts (off in the baseline)
+            "policies.quarantine.digest_at=20m",  # the quarantine's digests at 00:20, and releases soon after
+            "policies.quarantine.release_delay={dist: exponential, mean: 10m}",
         ],
-        "1e26219b5ed6d6ad9cbda72777ceb8f22c98871758ecc3afa148859fde0e7a61",
+        "d9d2171207187337d12490db38326e438f844ee84ed0f5677f88535c18efa8dc",
     ),
 }
 

@@ -212,7 +212,7 @@ class Filters:
             return ("bulk",) if h & BULK else ("list",) if h & LIST else ()
         if name == "auto-submitted":
             return ("auto-generated",) if h & AUTO else ()
-        spam = msg.spam if msg.__class__ is Mail else -1
+        spam = msg.spam if isinstance(msg, Mail) else -1
         if name == "subject":
             if spam >= 0 and spam >= self.tag_sure:
                 return ("{SPAM!} Message",)
@@ -257,7 +257,7 @@ class Filters:
             1, now, self._redirect_class, self._origin, msg.size, parent=msg.id, mailboxes=boxes
         )
         ledger.accept(r0, 1, now)
-        spam = msg.spam if msg.__class__ is Mail else -1
+        spam = msg.spam if isinstance(msg, Mail) else -1
         copy = Mail(mid, r0, 1, msg.size, boxes, False, False, spam, False, 0, msg.headers)
         copy.sender = msg.sender
         self._resent.add(mid)

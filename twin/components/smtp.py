@@ -24,7 +24,7 @@ refusal the sender sees):
 - 5 attachment check of the file name (``policies.attachments``, ``sim/attachments.py``): ``attachment_held``
   at ``attachment: listed extension`` or ``attachment: spaces in the file name``; each recipient is told;
 - 7 quarantine (the recipient enabled it, score >= ``policies.spam.quarantine_at``, seed: 50 %):
-  ``quarantined`` at ``quarantine``;
+  ``quarantined`` at ``quarantine``, or pending there until the user asks for it (``quarantine.py``);
 - 8 subject tags (``policies.spam``; seed: ``{SPAM!}`` >= 70 %, ``{SPAM?}`` 50-69 %): the score is in the
   ledger's ``spam_score``;
 - 9 route: local mailbox -> the frontend's spool, then LMTP to the store (``components/frontend.py``).
@@ -51,6 +51,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from twin.components.mailboxes import DEACTIVATED, UNKNOWN
+from twin.components.quarantine import Quarantine
 from twin.components.submission import Submission
 from twin.sim import attachments
 from twin.sim.flow import LOCAL
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
 REJECTED = STATE_CODE["rejected"]
 REFUSAL_BIN = 10  # seconds: the resolution of the refusals counted per incident
 HELD = STATE_CODE["attachment_held"]
-QUARANTINED = STATE_CODE["quarantined"]
 
 DIALOGUE_ROUND_TRIPS = 4  # banner, EHLO, MAIL, DATA; one more per RCPT
 
@@ -181,6 +181,7 @@ class SmtpService:
         self.replies = 0
         self.replies_late = 0
         self.submission = Submission(ctx, self)  # the same frontends, for the users' mail (port 587)
+        self.quarantine = Quarantine(ctx, frontends)  # stage 7, with its digests and releases
 
     def attachment_hold(self, name: str) -> int | None:
         """Stage 5 for an attachment called ``name``: the ledger stage of its hold, or None if it passes
@@ -430,7 +431,7 @@ class SmtpService:
                 box = boxes[r - r0]
                 (held if box >= 0 and q[box] else rest).append(r)
             if held:
-                ledger.finish_rows(held, now, QUARANTINED, st.quarantine, fe.code)
+                self.quarantine.hold(mail, held, now, fe)
                 live = rest
                 if not live:
                     return None
@@ -455,7 +456,11 @@ class SmtpService:
         return None, end, sc
 
     def results(self) -> dict[str, dict]:
-        return {"smtp": self._figures(self), "submission": self._figures(self.submission)}
+        return {
+            "smtp": self._figures(self),
+            "submission": self._figures(self.submission),
+            "quarantine": self.quarantine.results(),
+        }
 
     def _figures(self, stats) -> dict:
         """The figures of the transactions counted by ``stats`` (this service, or the submission service)."""

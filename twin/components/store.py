@@ -31,7 +31,7 @@ from typing import ClassVar
 from twin.components.base import Component
 from twin.components.mailboxes import MISSING
 from twin.components.server import Server
-from twin.sim.flow import Message
+from twin.sim.flow import Message, Released
 from twin.sim.ledger import STATE_CODE
 
 DELIVERED = STATE_CODE["delivered"]
@@ -54,6 +54,7 @@ class Store(Server):
         self.mailboxes = ctx.mailboxes
         self.ledger = ctx.ledger
         self.filters = ctx.filters
+        self._released = ctx.ledger.stages.code("quarantine release")
         self.script_of = ctx.filters.mailboxes.script_of if ctx.filters is not None else None
         self.san = None
         self.replication = None  # the pair's Replication (replica.py), set when the service is built
@@ -120,6 +121,7 @@ class Store(Server):
         boxes, r0 = msg.boxes, msg.r0
         delivered = []
         script_of = self.script_of
+        stage = self.stage if msg.__class__ is not Released else self._released
         for r in rows:
             box = boxes[r - r0]
             if box >= 0:
@@ -146,7 +148,7 @@ class Store(Server):
                 usage[box] += msg.size
             else:
                 replies["250"] += 1
-            ledger.finish(r, 1, now, DELIVERED, self.stage, self.code)
+            ledger.finish(r, 1, now, DELIVERED, stage, self.code)
             delivered.append(r)
         if delivered and self.replication is not None:
             self.replication.acknowledged(self, msg, delivered, now)

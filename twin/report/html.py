@@ -141,6 +141,21 @@ def _replication(k: dict) -> list[list]:
     ]
 
 
+def _quarantine(k: dict) -> list[list]:
+    """Stage 7 as the users see it: what went in, the digests, what they asked for (docs/inbound.md)."""
+    q = k.get("quarantine")
+    if not q or not q["held"]:
+        return []
+    return [
+        ["recipients quarantined", f"{q['held']:,}"],
+        ["digests sent (bytes)", f"{q['digests_sent']:,} ({q['digest_bytes']:,})"],
+        ["asked for / released", f"{q['to_release']:,} / {q['released']:,}"],
+        ["deleted after the retention", f"{q['expired']:,}"],
+        ["held at the end", f"{q['in_quarantine_at_end']:,}"],
+        ["bytes held at the end / at the peak", f"{q['bytes_at_end']:,} / {q['peak_bytes']:,}"],
+    ]
+
+
 def _sieve(k: dict) -> list[list]:
     """Stage 12 per script template: mailboxes, runs and what the runs did (docs/sieve.md)."""
     sv = k.get("sieve")
@@ -283,6 +298,7 @@ def write_report(res, out: Path) -> list[Path]:
         incidents=_incidents(k),
         replication=_replication(k),
         sieve=_sieve(k),
+        quarantine=_quarantine(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

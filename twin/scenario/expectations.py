@@ -67,6 +67,18 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "mailboxes": None,
     "scanners": None,
     "lmtp_replies": None,
+    "quarantine": (
+        "held",
+        "to_release",
+        "released",
+        "digests_sent",
+        "digest_bytes",
+        "expired",
+        "retries",
+        "in_quarantine_at_end",
+        "bytes_at_end",
+        "peak_bytes",
+    ),
     "sieve": (
         "runs",
         "delivered",

@@ -952,6 +952,25 @@ class Exim(Strict):
     _check_warning = field_validator("delay_warning")(lambda cls, v: _exim_syntax("parse_delay_warning", v))
 
 
+class Quarantine(Strict):
+    """The users' spam quarantine as they see it (seed §3.1 step 7; docs/inbound.md): a daily digest to
+    each user with newly quarantined mail, from which some ask for messages to be delivered after all."""
+
+    digest_at: Duration = Field(
+        6 * 3600.0, ge=0, lt=86400, description="local time of day the digests go out, e.g. 6h for 06:00"
+    )
+    digest_size: Size = Field(3 * 1024, ge=0, description="a digest's size without its list")
+    digest_entry: Size = Field(150, ge=0, description="bytes a digest adds per message it lists")
+    retention: Duration = Field(14 * 86400.0, gt=0, description="how long quarantined mail is kept")
+    release_users: Real = _share("users with quarantined mail who ask for some of it from a digest")
+    release_share: Real = _share("of the messages their digest lists, the share such a user asks for")
+    release_delay: DurationDist = Field(
+        default_factory=lambda: {"dist": "exponential", "mean": "2h"},
+        validate_default=True,
+        description="from the digest to the user's request",
+    )
+
+
 class SpamPolicy(Strict):
     """What the frontends do with PureMessage's spam probability (seed §3.1 steps 7-8)."""
 
@@ -994,6 +1013,7 @@ class Policies(Strict):
     exim: Exim = Field(default_factory=Exim)
     spam: SpamPolicy = Field(default_factory=SpamPolicy)
     attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
+    quarantine: Quarantine = Field(default_factory=Quarantine)
 
 
 class Quality(Strict):

@@ -120,6 +120,13 @@ class Mail(Message):
         )
 
 
+class Released(Mail):
+    """A quarantined message a user asked for (``components/quarantine.py``): the store delivers it like
+    any other, and its row ends at stage ``quarantine release``."""
+
+    __slots__ = ()
+
+
 def journey(
     env: simpy.Environment,
     ledger: Ledger,
