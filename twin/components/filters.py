@@ -49,6 +49,7 @@ GENERATED_FIELDS = {
     "subject": ("Mail delivery notice",),
     "auto-submitted": ("auto-replied",),
 }
+LISTS = "lists.example.org"  # where the outside mailing lists of the workload's list mail are
 CACHE_MAX = 200_000  # script results kept (per template and what it read) before the cache starts again
 
 DELIVERED = STATE_CODE["delivered"]
@@ -204,10 +205,10 @@ class Filters:
             return (self.sender_address(msg),)
         if name == "to":
             if h & LIST:
-                return (f"list{h >> SHIFT}@lists.{domain}",)
+                return (f"list{h >> SHIFT}@{LISTS}",)
             return () if h & BCC else (f"u{box}@{domain}",)
         if name == "list-id":
-            return (f"<list{h >> SHIFT}.lists.{domain}>",) if h & LIST else ()
+            return (f"<list{h >> SHIFT}.{LISTS}>",) if h & LIST else ()
         if name == "precedence":
             return ("bulk",) if h & BULK else ("list",) if h & LIST else ()
         if name == "auto-submitted":
@@ -236,7 +237,7 @@ class Filters:
             return f"system@relay.{self.domain}"
         who = msg.headers >> SHIFT
         if msg.headers & LIST:
-            return f"list{who}-bounces@lists.example.org"
+            return f"list{who}-bounces@{LISTS}"
         return f"s{who}@{self.domains.name(who % self.domains.count)}"
 
     # -- what a script sends -------------------------------------------------------------------------------

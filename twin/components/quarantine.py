@@ -28,7 +28,6 @@ from twin.sim.ledger import STATE_CODE
 
 QUARANTINED = STATE_CODE["quarantined"]
 DAY = 86400.0
-RETRY = 600.0  # a release or digest that finds no frontend up tries again this much later
 
 
 class Quarantine:
@@ -158,7 +157,8 @@ class Quarantine:
             self.counts["digest_bytes"] += size
 
     def _release(self, item: tuple[int, Mail, int, int], delay: float):
-        """The user asks for the message of row ``r``: the quarantine hands it to a frontend."""
+        """The user asks for the message of row ``r``: the quarantine hands it to a frontend (with none up,
+        it tries again every ``retry``)."""
         r, mail, box, day = item
         env = self.env
         yield env.timeout(delay)
@@ -167,7 +167,7 @@ class Quarantine:
             if fe is not None:
                 break
             self.counts["retries"] += 1
-            yield env.timeout(RETRY)
+            yield env.timeout(self.spec.retry)
         copy = Released(mail.id, r, 1, mail.size, [box], False, False, mail.spam, False, "", mail.headers)
         copy.sender = mail.sender
         fe.enqueue(copy, fe.local, rows=[r])

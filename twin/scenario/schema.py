@@ -969,6 +969,9 @@ class Quarantine(Strict):
         validate_default=True,
         description="from the digest to the user's request",
     )
+    retry: Duration = Field(
+        600.0, gt=0, description="a release that finds no frontend up is tried again this much later"
+    )
 
 
 class SpamPolicy(Strict):
