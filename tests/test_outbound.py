@@ -293,3 +293,41 @@ def test_subdomain_recipients_without_an_internal_server_are_refused_before_the_
     data["workload"]["inbound"]["classes"]["m"]["subdomain"] = 0.1
     with pytest.raises(twin.ScenarioError, match="subdomain recipients need internal instances"):
         twin.scenario_from_dict(data)
+
+
+def test_a_part_a_queue_runner_delivered_is_not_delivered_again_by_the_immediate_run():
+    # Each message has a recipient at down.example (unreachable: the immediate run of that part waits for
+    # the 5-minute connect timeout) and one at up.example, which no longer knows it (550). The immediate
+    # runs of a message's parts go one after the other, so while the first waits, a queue run (every
+    # minute) may take the second and bounce it: the immediate run must then leave it alone (Exim locks a
+    # message during a delivery, and a bounced recipient is gone from the spool), not bounce it again.
+    out = {
+        "per_mailbox": "50/day",
+        "local": 0.0,
+        "unknown_remote": 1.0,
+        "recipients": {"dist": "constant", "value": 2},
+        "size": {"dist": "constant", "value": "8KB"},
+    }
+    data = users_platform(
+        sub=submission(classes={"out": out}, stop="20m"),
+        remote={
+            "domains": 2,
+            "popularity": 0.0,
+            "names": ["down.example", "up.example"],
+            "connect_timeout": "5m",
+            "outages": [{"domain": "down.example", "at": "0s", "duration": "2h"}],
+        },
+        mailboxes={"count": 200},
+        horizon="1h",
+        exim={"queue_interval": "1m"},
+    )
+    res = simulate(data)
+    led, kpis = res.ledger, res.kpis
+    assert kpis["conservation"]["rows_finalised_twice"] == 0 and kpis["conservation_ok"]
+    out_rows = led[led["traffic_class"] == "out"]
+    # messages whose first recipient waited for down.example while the second bounced
+    both = out_rows.groupby("msg_id")["state"].agg(lambda s: set(s) == {"pending", "bounced"})
+    assert both.sum() > 10
+    # one bounce per message whose recipients at up.example bounced, not two
+    bounced = out_rows[out_rows["state"] == "bounced"]["msg_id"].nunique()
+    assert len(led[led["traffic_class"] == "bounce"]) == bounced

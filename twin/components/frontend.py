@@ -306,6 +306,11 @@ class Frontend(Server):
         """One delivery run of ``item``: a generator (the caller's process goes on when it ends)."""
         if not self.up:
             return  # a frontend that is down delivers nothing; the message waits on its spool
+        if item.busy or self.spool.get(item.slot) is not item:
+            # The immediate runs of a message's parts go one after the other; while an earlier part waited
+            # (a connect timeout), a queue runner may have taken this one (Exim locks the message) or
+            # finished it.
+            return
         item.busy = True
         item.wake = 0.0
         try:
