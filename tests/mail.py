@@ -106,3 +106,31 @@ def users_platform(sub=None, remote=None, inbound=False, **kw) -> dict:
     if not inbound:
         data["workload"]["inbound"]["enabled"] = False
     return data
+
+
+def lists_section(**extra) -> dict:
+    """A ``workload.lists`` section: one list of 10 members here, a post an hour."""
+    return {
+        "count": 1,
+        "members": {"dist": "constant", "value": 10},
+        "local": 1.0,
+        "posts": "24/day",
+        "kerberos": 0.0,
+        "retry": {"retry": "F,5d,1h", "retry_interval_max": "1h"},
+        "post": {"size": {"dist": "constant", "value": "4KB"}},
+        **extra,
+    }
+
+
+def lists_platform(lists=None, **kw) -> dict:
+    """``users_platform`` with the list server and Mailman's lists (``lists`` updates ``lists_section``), and
+    no other traffic: the users' own mail is switched off."""
+    kw.setdefault("mailboxes", {"count": 2000})
+    data = users_platform(**kw)
+    data["workload"]["submission"]["enabled"] = False
+    data["platform"]["lists"] = {
+        "members": [{"count": 1, "hardware": X4100}],
+        "demand": {"dist": "constant", "value": "20ms"},
+    }
+    data["workload"]["lists"] = lists_section(**(lists or {}))
+    return data

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import simulate
-from tests.mail import SERVICE, mail_platform, submission
+from tests.mail import SERVICE, X4100, lists_section, mail_platform, submission
 from twin.components.scanner import perlmx_header, subject_tag
 from twin.scenario.schema import SpamPolicy
 
@@ -27,6 +27,7 @@ TARGETS = [
     "kdc",
     "internet",
     "internal",
+    "lists",
 ]
 
 
@@ -78,6 +79,15 @@ def platforms(draw):
         }
         for _ in range(draw(st.integers(0, 3)))
     ]
+    if draw(st.booleans()):  # the list server comes back with its queues gone
+        faults.append(
+            {
+                "kind": "loss",
+                "target": "lists",
+                "at": f"{draw(st.floats(0, 1700)):.3f}s",
+                "duration": f"{draw(st.floats(0.5, 1800)):.3f}s",
+            }
+        )
     data = mail_platform(
         horizon="30m",
         drain=draw(st.sampled_from(["0s", "10m", "1h"])),
@@ -131,6 +141,24 @@ def platforms(draw):
             for _ in range(draw(st.integers(0, 2)))
         ],
     }
+    # Mailman's lists: posts from members here and outside, copies to both, bounces scored (docs/lists.md).
+    data["platform"]["lists"] = {
+        "members": [{"count": 1, "hardware": X4100}],
+        "demand": {"dist": "constant", "value": f"{draw(st.integers(1, 2000))}ms"},
+    }
+    data["workload"]["lists"] = lists_section(
+        count=draw(st.integers(1, 5)),
+        members={"dist": "lognormal", "median": draw(st.integers(1, 300)), "sigma": 1.0},
+        local=draw(share),
+        unknown_remote=draw(share),
+        posts=f"{draw(st.floats(1, 2000))}/day",
+        kerberos=draw(share),
+        max_recipients=draw(st.integers(1, 600)),
+        retry={"retry": "F,20m,3m", "retry_interval_max": "1h"},
+        expand_retry=f"{draw(st.integers(1, 600))}s",
+        bounce_score_threshold=draw(st.floats(0.5, 5)),
+        enabled=draw(st.booleans()),
+    )
     return data
 
 

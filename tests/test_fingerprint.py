@@ -14,10 +14,10 @@ from tests.helpers import BASELINE
 from twin.sim.ledger import fingerprint
 
 RUNS = {
-    # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals.
+    # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals, Mailman's lists.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "706017b02728d78b23529e857e372b9446bff796cfe59aa1d23d83680925eeb4",
+        "7605e368b2b50caf3cc4a9979354646a5069e2749d6f3f3a46d600170f6f8370",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices; Sieve at the store; the
@@ -33,7 +33,7 @@ RUNS = {
             "policies.quarantine.digest_at=20m",  # the quarantine's digests at 00:20, and releases soon after
             "policies.quarantine.release_delay={dist: exponential, mean: 10m}",
         ],
-        "d9d2171207187337d12490db38326e438f844ee84ed0f5677f88535c18efa8dc",
+        "fc8e6df308b3940749c7692c03bb5d68f703a73c951132e6e82f4b43a7da8b6b",
     ),
 }
 

@@ -18,6 +18,7 @@ from twin.components import DEFAULT, REGISTRY, Component, Group
 from twin.components.domains import Domains
 from twin.components.filters import Filters
 from twin.components.mailboxes import Mailboxes
+from twin.components.mailman import ListPopulation
 from twin.scenario import Problem, ScenarioError
 from twin.scenario.loading import revalidate
 from twin.scenario.schema import Scenario
@@ -29,6 +30,7 @@ from twin.sim.probes import Probe
 from twin.sim.streams import Streams
 from twin.topology import build_topology
 from twin.workload.inbound import InboundSource
+from twin.workload.lists import ListPostSource
 from twin.workload.sources import PoissonSource
 from twin.workload.submission import SubmissionSource
 
@@ -57,6 +59,11 @@ class Model:
         sieve = scenario.workload.mailboxes.sieve
         # stage 12: the mailboxes' scripts, which the stores run at delivery
         ctx.filters = Filters(ctx, sieve) if sieve is not None and sieve.enabled and mailboxes.count else None
+        lists = scenario.workload.lists
+        # Mailman's lists and their members, which the list server expands posts to
+        ctx.lists = (
+            ListPopulation(self.streams, lists, mailboxes, domains) if lists and lists.enabled else None
+        )
         self.ctx = ctx
 
         classes = scenario.platform.classes()
@@ -99,6 +106,9 @@ class Model:
         if submission is not None and submission.enabled and "frontend" in self.groups:
             # the users' mail: the frontends' submission service, through the balancer
             self.sources.append(SubmissionSource(ctx, submission, self.groups["frontend"].service.submission))
+        if ctx.lists is not None and "frontend" in self.groups:
+            # posts to the lists, from their members here (submission) and outside (SMTP)
+            self.sources.append(ListPostSource(ctx, lists, self.groups["frontend"].service))
         self.faults = FaultInjector(ctx, self.components)
         gauges = tuple(dict.fromkeys(g for cls in (*REGISTRY.values(), DEFAULT) for g in cls.GAUGES))
         interval = scenario.outputs.sample_interval

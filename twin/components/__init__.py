@@ -5,6 +5,7 @@ from twin.components.balancer import LoadBalancer
 from twin.components.base import Component, Group
 from twin.components.frontend import Frontend
 from twin.components.internal import Internal
+from twin.components.mailman import ListServer
 from twin.components.remote import Internet
 from twin.components.replica import Primary, Replica
 from twin.components.scanner import Scanner
@@ -17,6 +18,7 @@ REGISTRY: dict[str, type[Component]] = {
     "station": QueueingStation,
     "frontend": Frontend,
     "internal": Internal,
+    "lists": ListServer,
     "scanner": Scanner,
     "store": Primary,
     "replica": Replica,

@@ -28,7 +28,7 @@ from twin.components.server import Server
 from twin.components.smtp import SmtpListener, SmtpService
 from twin.exim.queue import QueuedMessage, Step, delivery_run, parse_delay_warning
 from twin.exim.retry import Check, RetryDatabase, exim_time, parse_retry_line
-from twin.sim.flow import LOCAL, SUBDOMAIN, SYSTEM, Message, deliver
+from twin.sim.flow import LISTS, LOCAL, SUBDOMAIN, SYSTEM, Message, Notice, deliver
 from twin.sim.ledger import STATE_CODE
 from twin.sim.light import start
 
@@ -165,6 +165,7 @@ class Frontend(Server):
         self.local = self.peer("store")  # the route for local mailboxes (stage 9)
         self.internet = self.peer("internet")  # remote domains: outbound mail, bounces, delay warnings
         self.internal = self.peer("internal")  # the subdomains' servers and the relay's systems (seed §4, §5)
+        self.lists = self.peer("lists")  # the list server: posts to the lists, bounces of their copies
         self.remote: Internet | None = self.internet.members[0] if self.internet is not None else None
         self._daemon_process = self.env.process(self._daemon(restart=False))
 
@@ -255,6 +256,8 @@ class Frontend(Server):
                 parts.append(self.enqueue(msg, self.local, null_sender, rs, run))
             elif d == SUBDOMAIN:
                 parts.append(self.enqueue(msg, self.internal, null_sender, rs, run))
+            elif d == LISTS:
+                parts.append(self.enqueue(msg, self.lists, null_sender, rs, run))
             else:
                 parts.append(self.enqueue(msg, self.internet, null_sender, rs, run, domain=d))
         return parts
@@ -480,7 +483,7 @@ class Frontend(Server):
             self._unspool(item)
         self.counts["bounced"] += 1
         ledger.finish_rows(rows, self.env.now, BOUNCED, ledger.stages.code(reason), self.code)
-        self._notify(item, "bounce")
+        self._notify(item, "bounce", rows)
 
     def _hold(self, item: Spooled, held: bool) -> None:
         if item.held != held:
@@ -515,26 +518,33 @@ class Frontend(Server):
             Message(mid, n0, len(rows), size, boxes, domains), list(range(n0, n0 + len(rows))), True, True
         )
 
-    def _notify(self, item: Spooled, kind: str) -> None:
-        """A bounce or delay warning about ``item`` to its sender."""
+    def _notify(self, item: Spooled, kind: str, rows: list[int] | None = None) -> None:
+        """A bounce (about its recipients ``rows``) or delay warning about ``item`` to its sender."""
         exim = self.exim
         size = exim.notice_size
         if kind == "bounce":
             size += min(item.msg.size, exim.bounce_return_size_limit)
         self.counts["bounces_sent" if kind == "bounce" else "warnings_sent"] += 1
-        self.reply(item.msg, kind, int(size))
+        self.reply(item.msg, kind, int(size), rows=rows)
 
-    def reply(self, original: Message, kind: str, size: int, domain: int = -1) -> None:
+    def reply(
+        self, original: Message, kind: str, size: int, domain: int = -1, rows: list[int] | None = None
+    ) -> None:
         """A new message from <> (traffic class ``kind``) to the sender of ``original``, accepted onto this
         spool: by LMTP to a local sender's mailbox, back to a downstream system behind the relay, else to
-        the sender's remote ``domain`` (-1: one drawn by popularity). Bounces, delay warnings and the
-        store's vacation replies (``filters.py``) go this way."""
+        the sender's remote ``domain`` (-1: one drawn by popularity), or to a list's bounce address at the
+        list server (a bounce of a list copy names the failed ``rows``: Mailman scores them). Bounces,
+        delay warnings and the store's vacation replies (``filters.py``) go this way."""
         ledger, now = self.ledger, self.env.now
         sender = original.sender
         boxes = [sender] if sender >= 0 else None
         cls = ledger.classes.code(kind)
         mid, r0 = ledger.offer(1, now, cls, self._origin, size, parent=original.id, mailboxes=boxes)
         ledger.accept(r0, 1, now)
+        if sender == LISTS:
+            about = (original, rows) if kind == "bounce" and rows is not None else None
+            self.enqueue(Notice(mid, r0, 1, size, None, about), self.lists, null_sender=True)
+            return
         notice = Message(mid, r0, 1, size, boxes)
         to = self.local if boxes is not None else self.internal if sender == SYSTEM else self.internet
         self.enqueue(notice, to, null_sender=True, domain=domain if to is self.internet else -1)

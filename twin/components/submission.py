@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from twin.scenario.schema import Submission as SubmissionSpec
+
 if TYPE_CHECKING:
     from twin.components.smtp import SmtpService, Transaction
     from twin.sim.flow import Mail
@@ -31,13 +33,20 @@ ROUND_TRIPS = 6
 class Submission:
     """The frontends' submission service (port 587), with the figures of all its transactions."""
 
-    def __init__(self, ctx, service: SmtpService):
+    def __init__(self, ctx, service: SmtpService, rtt: float | None = None, rate: float | None = None):
+        """The users' submission service; with ``rtt`` and ``rate``, the same for another client inside
+        (Mailman, ``components/mailman.py``) with its round trip to the frontends and its sending rate."""
         self.service = service
         self.env = ctx.env
         self.ledger = ctx.ledger
         spec = ctx.scenario.workload.submission
-        self.rtt = 2 * spec.client_latency if spec is not None else 0.0
-        self.rate = float(spec.upload_rate) if spec is not None else 1.0
+        if rtt is None:
+            rtt = 2 * (spec.client_latency if spec is not None else 0.0)
+        if rate is None:
+            rate = (
+                spec.upload_rate if spec is not None else SubmissionSpec.model_fields["upload_rate"].default
+            )
+        self.rtt, self.rate = rtt, float(rate)
         self.reply_within = service.reply_within
         code = ctx.ledger.stages.code
         self.kdc_unreachable = code("kdc unreachable")

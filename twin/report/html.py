@@ -180,6 +180,40 @@ def _sieve(k: dict) -> list[list]:
     return [*rows, ["all", total_boxes, *(sv[f] for f in keys)]]
 
 
+def _lists(k: dict) -> list[list]:
+    """Mailman on the list server: posts, copies, retries and bounce scores (docs/lists.md)."""
+    rows = []
+    for node, m in (k.get("mailman") or {}).items():
+        deferred = m["smtp"]["temporary_errors_by_stage"] if "smtp" in m else {}
+        rows += [
+            [
+                f"{node}: lists, members (enabled at the end)",
+                f"{m['lists']:,}, {m['members']:,} ({m['members_enabled']:,})",
+            ],
+            ["posts received / expanded", f"{m['posts_received']:,} / {m['posts_expanded']:,}"],
+            ["copies (transactions) / their recipients", f"{m['copies']:,} / {m['copy_recipients']:,}"],
+            ["expansions deferred (directory or list server down)", f"{m['expansions_deferred']:,}"],
+            [
+                "transactions deferred (hourly retries), by reason",
+                f"{m['transactions_deferred']:,}" + "".join(f"; {r} {n:,}" for r, n in deferred.items()),
+            ],
+            [
+                "members refused at RCPT / bounces received",
+                f"{m['refused_at_rcpt']:,} / {m['bounces_received']:,}",
+            ],
+            [
+                "bounces scored / residual; members disabled",
+                f"{m['bounces_scored']:,} / {m['bounces_residual']:,}; {m['members_disabled']:,}",
+            ],
+            ["lost: posts / copies", f"{m['posts_lost']:,} / {m['copies_lost']:,}"],
+            [
+                "at the end: posts waiting / copies retrying",
+                f"{m['posts_waiting_at_end']:,} / {m['copies_retrying_at_end']:,}",
+            ],
+        ]
+    return rows
+
+
 def _facts(res) -> list[tuple[str, str]]:
     """What a reader needs to run this again and get the same ledger."""
     run = res.run
@@ -299,6 +333,7 @@ def write_report(res, out: Path) -> list[Path]:
         replication=_replication(k),
         sieve=_sieve(k),
         quarantine=_quarantine(k),
+        lists=_lists(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

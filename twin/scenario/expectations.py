@@ -63,6 +63,7 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     ),
     "remote": None,
     "internal": None,
+    "mailman": None,
     "balancer": None,
     "mailboxes": None,
     "scanners": None,

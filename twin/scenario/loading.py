@@ -404,7 +404,8 @@ def _validate(
         for e in exc.errors():
             cause = (e.get("ctx") or {}).get("error")
             if isinstance(cause, FieldError):  # a check of several fields, at the field at fault
-                e = {**e, "loc": (*e["loc"], cause.field)}
+                field = cause.field if isinstance(cause.field, tuple) else (cause.field,)
+                e = {**e, "loc": (*e["loc"], *field)}
             written = _lookup(data, _data_loc(data, tuple(e["loc"])))
             if written is not _MISSING and not isinstance(written, dict | list):
                 e = {**e, "input": written}  # quote what the file says (-1h), not the parsed -3600.0

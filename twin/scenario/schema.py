@@ -53,9 +53,9 @@ Balance = Literal["round_robin", "weighted_round_robin", "least_connections", "r
 
 class FieldError(ValueError):
     """A check of several fields that is the fault of one of them: the loader reports it at ``field``
-    (inside the model the validator belongs to), not at the model."""
+    (inside the model the validator belongs to; a tuple is a path into it), not at the model."""
 
-    def __init__(self, field: str | int, message: str):
+    def __init__(self, field: str | int | tuple, message: str):
         super().__init__(message)
         self.field = field
 
@@ -747,6 +747,69 @@ class Submission(Strict):
     enabled: bool = True
 
 
+class ListPost(Content):
+    """What a post to a list carries (its size, score, attachment, header fields) and its daily shape. A post
+    goes to one list, the list's address: it has no recipient count or subdomain share of its own."""
+
+    @model_validator(mode="after")
+    def _one_recipient(self):
+        if getattr(self.recipients, "dist", None) != "constant" or self.recipients.mean != 1:
+            raise FieldError(
+                "recipients", "a post goes to its list's address: its members are the recipients"
+            )
+        if self.subdomain:
+            raise FieldError("subdomain", "a post goes to its list's address, not to a subdomain")
+        return self
+
+
+class Lists(Strict):
+    """Mailman 2.1 on the list server (docs/platform.md §2, §B; docs/lists.md): the lists, their members and
+    posts, and the Mailman settings that decide how copies go out and when a member is disabled."""
+
+    count: Count = Field(300, ge=1, le=MAX_MAILBOXES, description="mailing lists on the list server")
+    members: NumberDist = Field(
+        default_factory=lambda: {"dist": "lognormal", "median": 50, "sigma": 1.0},
+        validate_default=True,
+        description="members per list (rounded up to a whole number >= 1)",
+    )
+    local: Real = _share(
+        "members with an address here (drawn from the population: some deactivated or unknown, refused "
+        "at RCPT); the rest are at remote domains"
+    )
+    unknown_remote: Real = _share("remote members their server does not know: 550, bounced to the list")
+    posts: Rate = Field(gt=0, description="posts a day to all lists together (on a weekday factor of 1)")
+    weekday: Weekdays = Field(
+        default_factory=lambda: dict.fromkeys(WEEKDAYS, 1.0),
+        description="factor per day of the week (mon..sun)",
+    )
+    post: ListPost = Field(default_factory=ListPost, description="the posts' contents and diurnal curve")
+    kerberos: Real = _share("local posters whose client logs in with Kerberos; the rest bind with a password")
+    footer: Size = Field(0, ge=0, description="bytes Mailman adds to each copy (msg_header, msg_footer)")
+    max_recipients: Count = Field(
+        500, ge=1, le=100_000, description="recipients per SMTP transaction to the frontends (SMTP_MAX_RCPTS)"
+    )
+    transfer_rate: Size = Field(
+        10 * 1024**2, gt=0, description="bytes per second Mailman sends to the frontends during DATA"
+    )
+    retry: Sender = Field(
+        default_factory=lambda: Sender(retry="F,5d,1h", retry_interval_max=3600.0),
+        description="Mailman's retries of a transaction the frontends refused with a 4xx or that could not "
+        "connect (DELIVERY_RETRY_WAIT, DELIVERY_RETRY_PERIOD)",
+    )
+    expand_retry: Duration = Field(
+        300.0, gt=0, description="a post waits this long before its expansion is tried again (directory down)"
+    )
+    bounce_score_threshold: Real = Field(
+        5.0, gt=0, description="a member whose bounce score reaches this is disabled"
+    )
+    bounce_info_stale_after: Duration = Field(
+        7 * 86400.0, gt=0, description="a bounce this long after the last one starts the score again"
+    )
+    start: Duration = Field(0.0, ge=0)
+    stop: Duration | None = Field(None, gt=0, description="default: the horizon")
+    enabled: bool = True
+
+
 class _Window(Strict):
     """From ``at`` for ``duration`` (or until ``until``)."""
 
@@ -859,6 +922,7 @@ class Workload(Strict):
     mailboxes: Mailboxes = Field(default_factory=Mailboxes)
     inbound: Inbound | None = Field(None, description="mail from the Internet, stage by stage")
     submission: Submission | None = Field(None, description="mail the users send: internal and outbound")
+    lists: Lists | None = Field(None, description="Mailman's lists: posts in, copies to the members out")
     remote: Remote = Field(
         default_factory=Remote, description="the remote domains outbound mail, bounces and warnings go to"
     )
@@ -1067,6 +1131,16 @@ class Scenario(Strict):
         "exits 1 when one fails",
     )
     outputs: Outputs = Field(default_factory=Outputs)
+
+    @model_validator(mode="after")
+    def _list_server(self):
+        lists = self.workload.lists
+        if lists is not None and lists.enabled and not self.platform.lists.count:
+            raise FieldError(
+                ("workload", "lists", "enabled"),
+                "Mailman's lists need a list server: give platform.lists a member (or set enabled: false)",
+            )
+        return self
 
     @property
     def end(self) -> float:

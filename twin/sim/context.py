@@ -27,3 +27,4 @@ class Context:
     mailboxes: Any  # the address population: directory entries and Cyrus mailboxes (components/mailboxes.py)
     domains: Any = None  # the remote domains outbound mail goes to (components/domains.py)
     filters: Any = None  # the mailboxes' Sieve scripts (components/filters.py); None: no mailbox has one
+    lists: Any = None  # Mailman's lists and members (components/mailman.py); None: no lists

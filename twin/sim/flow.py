@@ -32,6 +32,9 @@ LOCAL = -1  # a recipient with a mailbox here (LMTP to the store)
 SUBDOMAIN = -2  # a recipient at a subdomain with its own server (seed §4), reached by the internal route
 OUTSIDE = NO_MAILBOX  # a sender outside (its bounces go to a remote domain), or <>
 SYSTEM = -2  # a downstream university system behind the relay (seed §5): its bounces go back to it
+# a list address at the list server (a post's recipient), and the list's bounce address (its copies'
+# sender: their bounces go back to Mailman)
+LISTS = -3
 
 DELIVERED = STATE_CODE["delivered"]
 LOST = STATE_CODE["lost"]
@@ -125,6 +128,24 @@ class Released(Mail):
     any other, and its row ends at stage ``quarantine release``."""
 
     __slots__ = ()
+
+
+class Post(Mail):
+    """A post to mailing list number ``list`` (``components/mailman.py``): its one recipient is the list's
+    address (route ``LISTS``)."""
+
+    __slots__ = ("list",)
+
+
+class Notice(Message):
+    """A bounce to a list's bounce address: ``about`` is the copy it reports on and the rows of the members
+    that failed, which Mailman's bounce processing reads (Exim's bounce lists the failed addresses)."""
+
+    __slots__ = ("about",)
+
+    def __init__(self, msg_id, r0, n, size, boxes=None, about=None):
+        super().__init__(msg_id, r0, n, size, boxes)
+        self.about = about
 
 
 def journey(

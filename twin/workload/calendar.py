@@ -21,6 +21,10 @@ class Calendar:
         when = (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.zone)
         return when.weekday(), when.hour
 
+    def day(self, t: float) -> int:
+        """The local date of simulated time ``t`` as a day number (``date.toordinal``)."""
+        return (self._start_utc + dt.timedelta(seconds=t)).astimezone(self.zone).toordinal()
+
     def factor(self, t: float) -> tuple[float, int]:
         """(the weekday factor, the local hour) at simulated time ``t``."""
         day, hour = self.local_slot(t)
