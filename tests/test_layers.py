@@ -19,7 +19,7 @@ ALLOWED = {
     "sieve": set(),  # Sieve scripts and what a mailbox does with their result: pure logic
     "scenario": {"units", "exim"},  # the scenario checks retry rules with Exim's own parser
     "topology": {"scenario", "io", "units"},
-    "sim": {"scenario", "units"},
+    "sim": {"scenario", "exim", "units"},  # the senders' retries are written in Exim's rule syntax
     "components": {"sim", "exim", "sieve", "scenario", "units"},
     "workload": {"sim", "exim", "scenario", "units"},
     "model": {"components", "workload", "sim", "topology", "scenario"},

@@ -205,7 +205,7 @@ def test_a_resolved_scenario_replays_the_same_run_across_a_dst_change():
     assert fingerprint(a.ledger) == fingerprint(b.ledger)
     assert str(b.timeseries["time"].dt.tz) == "Europe/Berlin"
     # the first local hour after the change is 02:00 CET = 01:00 UTC on 2010-10-31
-    from twin.workload.calendar import Calendar
+    from twin.sim.calendar import Calendar
 
     cal = Calendar(sc.clock, sc.workload.inbound.weekday)
     assert cal.local_slot(86400 + 3 * 3600) == (6, 2)  # 27 h after Sat 00:00 CEST: Sun 02:00 CET

@@ -30,12 +30,12 @@ import numpy as np
 from twin.components.internal import Internal
 from twin.components.submission import Submission
 from twin.scenario.schema import WEEKDAYS
+from twin.sim.calendar import Calendar
 from twin.sim.flow import LISTS, LOCAL, Mail, Notice, Post, journey
 from twin.sim.headers import LIST
 from twin.sim.ledger import NO_MAILBOX, STATE_CODE
 from twin.sim.light import start
-from twin.workload.calendar import Calendar
-from twin.workload.senders import RemoteSenders
+from twin.sim.senders import RemoteSenders
 
 LOST = STATE_CODE["lost"]
 DAY = 86400.0

@@ -24,7 +24,7 @@ from twin.sim.ledger import NO_MAILBOX, STATE_CODE, Ledger
 
 if TYPE_CHECKING:  # the kernel knows components and senders only by what it calls on them
     from twin.components.base import Component, Group
-    from twin.workload.senders import RemoteSenders
+    from twin.sim.senders import RemoteSenders
 
 # Where a recipient goes (``Message.domains``; a remote domain is its number >= 0) and who sent a message
 # (``Message.sender``; a local sender is a mailbox number >= 0).

@@ -14,12 +14,12 @@ import math
 
 import numpy as np
 
+from twin.sim.calendar import Calendar
 from twin.sim.flow import LOCAL, SUBDOMAIN, Mail, journey
 from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start, start_at
-from twin.workload.calendar import Calendar
+from twin.sim.senders import RemoteSenders
 from twin.workload.draws import ClassDraws, any_per_message, in_order
-from twin.workload.senders import RemoteSenders
 
 HOUR = 3600.0
 

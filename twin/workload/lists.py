@@ -15,12 +15,12 @@ import math
 
 from twin.scenario.schema import Sender
 from twin.scenario.schema import Submission as SubmissionSpec
+from twin.sim.calendar import Calendar
 from twin.sim.flow import LISTS, Post, journey
 from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start_at
-from twin.workload.calendar import Calendar
+from twin.sim.senders import RemoteSenders
 from twin.workload.draws import ClassDraws
-from twin.workload.senders import RemoteSenders
 
 HOUR = 3600.0
 BASE = "workload.lists.posts"

@@ -8,7 +8,7 @@ from twin.scenario.distributions import batched
 from twin.scenario.schema import Source
 from twin.sim.flow import Attempt, Message, journey
 from twin.sim.light import start, start_at
-from twin.workload.senders import RemoteSenders
+from twin.sim.senders import RemoteSenders
 
 
 class PoissonSource:

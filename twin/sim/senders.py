@@ -1,4 +1,5 @@
-"""The remote MTAs behind a source: whether a sender retries after a refusal or 4xx, and when.
+"""The remote MTAs behind a source, and other senders that retry (users' clients, Mailman): whether a
+sender retries after a refusal or 4xx, and when.
 
 A legitimate MTA keeps the message in its own queue and retries on its schedule (by default Postfix's
 queue manager: the gap doubles from 5 min up to ``maximal_backoff_time`` 4000 s, and the message is given
