@@ -27,6 +27,13 @@ def test_the_quickstart_notebook_runs_and_compares_two_runs():
             exec(code, namespace)
     finally:
         os.chdir(cwd)
+    # one table per direction of mail, and an overview whose rows add up to the run's recipients
+    overview, by_direction = namespace["overview"], namespace["by_direction"]
+    assert list(overview.index) == ["inbound", "internal", "outbound", "relay", "lists", "platform"]
+    assert list(by_direction) == list(overview.index)
+    assert overview["offered"].sum() == namespace["res"].kpis["recipients"]["offered"]
+    for name, table in by_direction.items():
+        assert table.to_numpy().sum() == overview.loc[name, "offered"]
     funnel = namespace["funnel"]
     assert funnel.loc["offered", "left"] == namespace["res"].kpis["funnel"]["inbound"][0]["left"]
     comparison = namespace["comparison"]

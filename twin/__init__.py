@@ -32,7 +32,7 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None, force: bool = Fal
     import weakref
     from pathlib import Path
 
-    from twin.analysis.kpis import compute_kpis, latency_cdfs
+    from twin.analysis.kpis import compute_kpis, direction_groups, latency_cdfs
     from twin.analysis.tally import LedgerTally
     from twin.model import Model
     from twin.parquet import write_ledger
@@ -66,6 +66,7 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None, force: bool = Fal
             run=run_info(model, __version__),
             ledger_file=workdir / "ledger.parquet",
             latency=latency_cdfs(tally),
+            latency_by_direction=latency_cdfs(tally, direction_groups(scenario, tally)),
         )
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)

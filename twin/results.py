@@ -30,6 +30,7 @@ class Results:
     run: dict
     ledger_file: Path  # the run's ledger.parquet (in a temporary folder until ``save``)
     latency: dict = field(repr=False)  # per traffic class: deliveries and their latency CDF (the report's)
+    latency_by_direction: dict = field(default_factory=dict, repr=False)  # the same per direction of mail
 
     @cached_property
     def ledger(self) -> pd.DataFrame:

@@ -260,15 +260,58 @@ def collect(model, timeseries) -> dict[str, dict]:
     return out
 
 
-def latency_cdfs(tally: LedgerTally) -> dict[str, dict]:
-    """Per traffic class with deliveries: their count and the latency at ``LATENCY_QUANTILES`` (what the
-    report's CDF draws)."""
+def latency_cdfs(tally: LedgerTally, groups: dict[str, list[int]] | None = None) -> dict[str, dict]:
+    """Per traffic class (or per group of classes, ``groups``: name -> class codes) with deliveries: their
+    count and the latency at ``LATENCY_QUANTILES`` (what the report's CDF draws)."""
+    if groups is None:
+        groups = {name: [c] for c, name in enumerate(tally.classes)}
     out = {}
-    for c, name in enumerate(tally.classes):
-        h = tally.latencies(c)
+    for name, codes in groups.items():
+        h = tally.latencies(codes)
         if h.n:
             out[name] = {"count": h.n, "seconds": h.quantiles(LATENCY_QUANTILES)}
     return out
+
+
+def direction_groups(scenario, tally: LedgerTally) -> dict[str, list[int]]:
+    """The traffic classes (codes) with recipients, by direction of mail (``Workload.directions``; a
+    traffic class of a generic source is its own direction; what the platform writes itself, bounces,
+    warnings, notices, digests and what Sieve scripts send, is ``platform``), in the workload's order."""
+    of = scenario.workload.directions()
+    by_class = tally.by_class()
+    groups: dict[str, list[int]] = {}
+    for c, name in enumerate(tally.classes):
+        if c < len(by_class) and by_class[c].any():
+            groups.setdefault(of.get(name, "platform" if name in PLATFORM_CLASSES else name), []).append(c)
+    # the workload's directions in their order, then generic sources' classes, then the platform's own mail
+    order = list(dict.fromkeys(of.values()))
+    ranked = sorted(groups, key=lambda d: (d == "platform", order.index(d) if d in order else len(order)))
+    return {d: groups[d] for d in ranked}
+
+
+def directions(model, tally: LedgerTally) -> dict[str, dict]:
+    """Per direction of mail (``direction_groups``): its traffic classes, recipients by state, the delivery
+    latency, and the share of deliveries within the quality target (``outputs.quality.delivery_within``)."""
+    by_class = tally.by_class()
+    out = {}
+    for direction, codes in direction_groups(model.scenario, tally).items():
+        counts = by_class[codes].sum(axis=0)
+        h = tally.latencies(codes)
+        within = int(tally.within[codes].sum())
+        out[direction] = {
+            "classes": [tally.classes[c] for c in codes],
+            "recipients": {"offered": int(counts.sum()), **{s: int(counts[i]) for i, s in enumerate(STATES)}},
+            "delivery_latency": _latency(h),
+            "delivered_within_share": within / h.n if h.n else None,
+        }
+    return out
+
+
+# The traffic classes of the messages the platform writes itself (bounces, delay warnings and notices of the
+# frontends, the quarantine's digests, what Sieve scripts send): the direction ``platform``.
+PLATFORM_CLASSES = frozenset(
+    ("bounce", "delay_warning", "attachment_notice", "quarantine_digest", "redirect", "vacation")
+)
 
 
 def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
@@ -288,6 +331,7 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
         "by_traffic_class": _by(tally.by_class(), tally.classes),
         "by_stage": _by(tally.by_stage(), tally.stages),
         "delivery_latency": lat,
+        "directions": directions(model, tally),
         "components": blocks.pop("components", {}),
         "queues": blocks.pop("queues", {}),
         "incidents": incidents(model, timeseries, tally),

@@ -79,6 +79,8 @@ class LedgerTally:
         self.rows = 0
         self.inconsistent = 0  # rows whose final time disagrees with their state
         self._latency = [LatencyHistogram() for _ in range(self._shape[1])]
+        # per traffic class: recipients offered after the warm-up and delivered within the quality target
+        self.within = np.zeros(self._shape[1], dtype=np.int64)
         self.inbound_delivered = 0  # original inbound recipients delivered, and of them within the target
         self.inbound_delivered_within = 0
         self.scanned = 0
@@ -103,6 +105,9 @@ class LedgerTally:
         if after.any():
             for c in np.unique(cls[after]).tolist():
                 self._latency[c].add(latency[after & (cls == c)])
+            self.within += np.bincount(cls[after & (latency <= self._within)], minlength=len(self.within))[
+                : len(self.within)
+            ]
         if self.windows and delivered.any():
             t = b["t_offered"]
             for k, (start, end) in enumerate(self.windows):
@@ -135,11 +140,13 @@ class LedgerTally:
         """Counts by [stage, state]."""
         return self.counts.sum(axis=(0, 1)).T
 
-    def latencies(self, traffic_class: int | None = None) -> LatencyHistogram:
-        """Offered-to-delivered seconds of the recipients offered after the warm-up (all classes, or one)."""
-        if traffic_class is not None:
+    def latencies(self, traffic_class: int | list[int] | None = None) -> LatencyHistogram:
+        """Offered-to-delivered seconds of the recipients offered after the warm-up (all classes, one, or
+        those listed)."""
+        if isinstance(traffic_class, int):
             return self._latency[traffic_class]
         out = LatencyHistogram()
-        for h in self._latency:
-            out = out.merged(h)
+        for c, h in enumerate(self._latency):
+            if traffic_class is None or c in traffic_class:
+                out = out.merged(h)
         return out

@@ -141,6 +141,31 @@ def _replication(k: dict) -> list[list]:
     ]
 
 
+def _directions(k: dict) -> list[list]:
+    """Per direction of mail: where its recipients ended, and how long delivery took (docs/outputs.md)."""
+    rows = []
+    for name, d in k.get("directions", {}).items():
+        r, lat = d["recipients"], d["delivery_latency"]
+        within = d["delivered_within_share"]
+        rows.append(
+            [
+                name,
+                r["offered"],
+                r["delivered"],
+                r["rejected"],
+                r["bounced"],
+                r["quarantined"] + r["attachment_held"],
+                r["discarded"] + r["redirected"],
+                r["lost"] + r["expired_at_sender"],
+                r["pending"],
+                lat.get("p50_s"),
+                lat.get("p95_s"),
+                "" if within is None else f"{100 * within:.1f} %",
+            ]
+        )
+    return rows
+
+
 def _quarantine(k: dict) -> list[list]:
     """Stage 7 as the users see it: what went in, the digests, what they asked for (docs/inbound.md)."""
     q = k.get("quarantine")
@@ -257,7 +282,9 @@ def write_report(res, out: Path) -> list[Path]:
     if "funnel" in k:
         written["funnel"] = plots.funnel(k["funnel"], plot_dir / "funnel.png")
     by_class = dict(res.latency)
-    if any(c.startswith("inbound") for c in by_class):  # mail from outside: what users wait for
+    if len(res.latency_by_direction) > 1:  # several directions of mail: one curve each
+        by_class = dict(res.latency_by_direction)
+    elif any(c.startswith("inbound") for c in by_class):  # mail from outside: what users wait for
         by_class = {c: v for c, v in by_class.items() if c.startswith("inbound")}
     if by_class:
         written["latency"] = plots.latency_cdf(
@@ -333,6 +360,7 @@ def write_report(res, out: Path) -> list[Path]:
         replication=_replication(k),
         sieve=_sieve(k),
         quarantine=_quarantine(k),
+        directions=_directions(k),
         lists=_lists(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]

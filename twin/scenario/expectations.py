@@ -47,6 +47,7 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "conservation": None,
     "by_traffic_class": None,
     "by_stage": None,
+    "directions": None,
     "delivery_latency": None,
     "components": None,
     "queues": None,

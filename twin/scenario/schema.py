@@ -937,6 +937,18 @@ class Workload(Strict):
         sub = self.submission
         return list(sub.classes) if sub is not None and sub.enabled else []
 
+    def directions(self) -> dict[str, str]:
+        """The direction of mail each of the workload's traffic classes belongs to: ``inbound`` (from the
+        Internet), each submission class its own (the baseline: ``internal``, ``outbound``), ``relay``
+        (classes of the relay's systems) and ``lists`` (Mailman's posts and copies)."""
+        out = dict.fromkeys(self.inbound_classes(), "inbound")
+        sub = self.submission
+        if sub is not None and sub.enabled:
+            out.update({name: "relay" if c.relay else name for name, c in sub.classes.items()})
+        if self.lists is not None and self.lists.enabled:
+            out.update(dict.fromkeys(("list_post", "list_copy"), "lists"))
+        return out
+
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, v: list[Source]) -> list[Source]:
