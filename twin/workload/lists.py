@@ -21,12 +21,12 @@ from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start_at
 from twin.sim.senders import RemoteSenders
 from twin.workload.draws import ClassDraws
+from twin.workload.sources import HourlySource
 
-HOUR = 3600.0
 BASE = "workload.lists.posts"
 
 
-class ListPostSource:
+class ListPostSource(HourlySource):
     """Offers the hour's posts, each in its sender's process (``journey``): local members through the
     frontends' submission service, members outside through their SMTP service."""
 
@@ -51,18 +51,6 @@ class ListPostSource:
         self.offered_recipients = 0
         self._class = ctx.ledger.classes.code("list_post")
         self._origin = ctx.ledger.origins.code(self.name)
-
-    def begin(self) -> None:
-        start_at(self.env, self._hours(), max(0.0, self.start - self.env.now))
-
-    def _hours(self):
-        env = self.env
-        t = env.now
-        while t < self.stop:
-            span = min(HOUR - (t % HOUR), self.stop - t)
-            self._offer_hour(t, span)
-            t += span
-            yield t - env.now
 
     def _offer_hour(self, t0: float, span: float) -> None:
         factor, hour = self.calendar.factor(t0)

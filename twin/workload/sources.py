@@ -1,4 +1,5 @@
-"""Poisson sources: messages offered at exponential gaps between a start and a stop time."""
+"""Sources of messages: Poisson sources (exponential gaps between a start and a stop time), and the base of
+the sources that draw their messages an hour at a time (the users' mail, posts to the lists)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,32 @@ from twin.scenario.schema import Source
 from twin.sim.flow import Attempt, Message, journey
 from twin.sim.light import start, start_at
 from twin.sim.senders import RemoteSenders
+
+HOUR = 3600.0
+
+
+class HourlySource:
+    """A source that draws its messages an hour at a time: ``_offer_hour(t, span)`` at the start of each
+    simulated hour (the first and last may be shorter) from ``start`` to ``stop``, in a light process."""
+
+    env: object
+    start: float
+    stop: float
+
+    def begin(self) -> None:
+        start_at(self.env, self._hours(), max(0.0, self.start - self.env.now))
+
+    def _hours(self):
+        env = self.env
+        t = env.now
+        while t < self.stop:
+            span = min(HOUR - (t % HOUR), self.stop - t)
+            self._offer_hour(t, span)
+            t += span
+            yield t - env.now
+
+    def _offer_hour(self, t: float, span: float) -> None:
+        raise NotImplementedError
 
 
 class PoissonSource:

@@ -24,8 +24,7 @@ from twin.sim.ledger import NO_MAILBOX
 from twin.sim.light import start_at
 from twin.sim.senders import RemoteSenders
 from twin.workload.draws import ClassDraws, any_per_message, in_order
-
-HOUR = 3600.0
+from twin.workload.sources import HourlySource
 
 
 class SubmissionClassDraws(ClassDraws):
@@ -73,7 +72,7 @@ class SubmissionClassDraws(ClassDraws):
         }
 
 
-class SubmissionSource:
+class SubmissionSource(HourlySource):
     """Offers the users' messages hour by hour, each in its client's process (``journey``), to ``entry``
     (the frontends' submission service, ``transaction``)."""
 
@@ -100,18 +99,6 @@ class SubmissionSource:
         ledger = ctx.ledger
         self._origin = ledger.origins.code(self.name)
         self._codes = np.array([ledger.classes.code(c.name) for c in self.classes])
-
-    def begin(self) -> None:
-        start_at(self.env, self._hours(), max(0.0, self.start - self.env.now))
-
-    def _hours(self):
-        env = self.env
-        t = env.now
-        while t < self.stop:
-            span = min(HOUR - (t % HOUR), self.stop - t)
-            self._offer_hour(t, span)
-            t += span
-            yield t - env.now
 
     def _offer_hour(self, t: float, span: float) -> None:
         factor, hour = self.calendar.factor(t)
