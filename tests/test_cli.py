@@ -97,7 +97,7 @@ def test_report_shows_the_outcome_table_and_plots(run_dir):
     html = (run_dir / "report.html").read_text()
     assert "Recipients by final state" in html and "Conservation law" in html
     assert "plots/utilisation.png" in html and "plots/outcomes.png" in html
-    assert "plots/funnel.png" in html and "Inbound funnel" in html and "SPECmail" in html
+    assert "plots/funnel.png" in html and "<h2>Funnel</h2>" in html and "SPECmail" in html
     # The dependency table, with the effects the model does not simulate yet marked as such.
     assert "<h2>Dependencies</h2>" in html
     assert "LMTP answers 451 4.3.0" in html and "no: no IMAP/POP client sessions" in html

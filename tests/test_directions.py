@@ -69,3 +69,34 @@ def test_every_recipient_is_in_one_direction_and_each_direction_is_what_its_rows
             assert abs(lat["p95_s"] - exact) <= 0.0025 * exact + 1e-4, name
     # the report draws one latency curve per direction with deliveries
     assert set(res.latency_by_direction) == {n for n, x in d.items() if x["delivery_latency"]["count"]}
+
+
+def test_each_direction_has_a_funnel_that_ends_in_its_deliveries(tmp_path):
+    data = _all_directions()
+    data["outputs"]["report"] = True
+    res = simulate(data)
+    k, led = res.kpis, res.ledger
+    funnels = k["funnel"]
+    assert list(funnels) == ["inbound", "inbound-m", "internal", "outbound", "relay", "lists"]
+    for name, steps in funnels.items():
+        assert steps[0]["left"] - sum(s["removed"] for s in steps) == steps[-1]["left"]
+        if name.startswith("inbound"):  # the original inbound recipients
+            rows = led[(led["traffic_class"] == "inbound-m") & (led["parent_id"] == -1)]
+        else:
+            rows = led[led["traffic_class"].isin(k["directions"][name]["classes"])]
+        assert steps[0]["left"] == len(rows)
+        assert steps[-1]["left"] == (rows["state"] == "delivered").sum(), name
+    # the report draws the directions' funnels (the inbound one as a whole) without the inbound classes
+    res.save(tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "lists: removed" in html and "inbound-m: removed" not in html
+
+
+def test_a_run_without_mail_from_the_internet_has_a_report_with_the_users_funnels(tmp_path):
+    data = users_platform(mailboxes={"count": 200}, horizon="1h")
+    data["outputs"]["report"] = True
+    res = simulate(data)
+    assert "service_quality" not in res.kpis and list(res.kpis["funnel"]) == ["out"]
+    res.save(tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "<h2>Funnel</h2>" in html and "SPECmail" not in html

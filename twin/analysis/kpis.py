@@ -65,8 +65,9 @@ def _by(counts: np.ndarray, names: list[str]) -> dict[str, dict[str, int]]:
     }
 
 
-# The funnel of original inbound recipients, in the order a message meets the stages (docs/platform.md
-# §2): (step, state, ledger stages or None for any stage of that state).
+# The funnel of a direction's recipients (for mail from the Internet: the original ones), in the order a
+# message meets the stages (docs/platform.md §2), every final state but delivery: (step, state, ledger
+# stages or None for any stage of that state). What is left after the last step was delivered.
 FUNNEL = (
     ("sender gave up after 4xx", "expired_at_sender", None),
     ("1 blocklist", "rejected", ("blocklist",)),
@@ -76,14 +77,20 @@ FUNNEL = (
     ("5 attachment held", "attachment_held", None),
     ("7 quarantine", "quarantined", None),
     ("10-11 bounced at delivery", "bounced", None),
+    ("12 Sieve: discarded", "discarded", None),
+    ("12 Sieve: redirected", "redirected", None),
+    ("lost", "lost", None),
     ("still pending", "pending", None),
 )
 
 
-def funnel(tally: LedgerTally, traffic_class: int | None = None) -> list[dict]:
-    """How many original inbound recipients (of one class, or all) each stage removed, and how many were
-    left after it; what is left at the end was delivered."""
-    counts = tally.states(inbound_only=True, traffic_class=traffic_class)  # [state, stage]
+def funnel(
+    tally: LedgerTally, traffic_class: int | list[int] | None = None, inbound_only: bool = True
+) -> list[dict]:
+    """How many recipients each stage removed, and how many were left after it; what is left at the end
+    was delivered. Of the original inbound recipients (``inbound_only``), or of all recipients; of one
+    traffic class, those listed, or all."""
+    counts = tally.states(inbound_only=inbound_only, traffic_class=traffic_class)  # [state, stage]
     offered = int(counts.sum())
     left = offered
     out = [{"step": "offered", "removed": 0, "left": left, "left_share": 1.0 if offered else None}]
@@ -337,13 +344,19 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
         "incidents": incidents(model, timeseries, tally),
     }
     smtp = blocks.pop("smtp", None)
+    funnels = {}
     if tally.counts[1].any() and smtp is not None:
-        out["funnel"] = {"inbound": funnel(tally)}
+        funnels["inbound"] = funnel(tally)
         for c, name in enumerate(tally.classes):
             if name.startswith("inbound-"):
-                out["funnel"][name] = funnel(tally, c)
+                funnels[name] = funnel(tally, c)
         out["service_quality"] = service_quality(model, tally, smtp)
         out["smtp"] = {**smtp, **tags(model, tally)}
+    for direction, codes in direction_groups(model.scenario, tally).items():
+        if direction not in ("inbound", "platform"):  # the users' mail, the relay, the lists' copies
+            funnels[direction] = funnel(tally, codes, inbound_only=False)
+    if funnels:
+        out["funnel"] = funnels
     out.update(blocks)
     results = [evaluate(parse_expectation(text), out) for text in model.scenario.expect]
     out["expectations"] = results

@@ -127,10 +127,13 @@ class LedgerTally:
 
     # -- what the KPIs read ------------------------------------------------------------------------------
 
-    def states(self, inbound_only: bool = False, traffic_class: int | None = None) -> np.ndarray:
-        """Counts by [state, stage] of all rows, or of the original inbound ones (of one class)."""
+    def states(self, inbound_only: bool = False, traffic_class: int | list[int] | None = None) -> np.ndarray:
+        """Counts by [state, stage] of all rows, or of the original inbound ones (of one class, or of
+        those listed)."""
         c = self.counts[1] if inbound_only else self.counts.sum(axis=0)
-        return c[traffic_class] if traffic_class is not None else c.sum(axis=0)
+        if isinstance(traffic_class, int):
+            return c[traffic_class]
+        return c[traffic_class].sum(axis=0) if traffic_class is not None else c.sum(axis=0)
 
     def by_class(self) -> np.ndarray:
         """Counts by [class, state]."""

@@ -44,6 +44,8 @@ def _funnel(k: dict) -> dict | None:
     if "funnel" not in k:
         return None
     classes = list(k["funnel"])
+    if any(not c.startswith("inbound") for c in classes):  # several directions: the inbound one as a whole
+        classes = [c for c in classes if not c.startswith("inbound-")]
     rows = []
     for i, step in enumerate(k["funnel"][classes[0]]):
         row = [step["step"]]
@@ -52,7 +54,7 @@ def _funnel(k: dict) -> dict | None:
             row += [s["removed"], f"{s['left_share']:.1%}" if s["left_share"] is not None else "-"]
         rows.append(row)
     head = ["stage"] + [h for cls in classes for h in (f"{cls}: removed", f"{cls}: left")]
-    return {"head": head, "rows": rows}
+    return {"head": head, "rows": rows, "classes": classes}
 
 
 def _quality(k: dict) -> list[list]:
@@ -280,7 +282,8 @@ def write_report(res, out: Path) -> list[Path]:
     plot_dir = out / "plots"
     written = {"outcomes": plots.outcomes(k["recipients"], plot_dir / "outcomes.png")}
     if "funnel" in k:
-        written["funnel"] = plots.funnel(k["funnel"], plot_dir / "funnel.png")
+        shown = {c: v for c, v in k["funnel"].items() if c in _funnel(k)["classes"]}
+        written["funnel"] = plots.funnel(shown, plot_dir / "funnel.png")
     by_class = dict(res.latency)
     if len(res.latency_by_direction) > 1:  # several directions of mail: one curve each
         by_class = dict(res.latency_by_direction)

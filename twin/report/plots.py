@@ -184,7 +184,7 @@ def _waiting(
 
 
 def funnel(steps_by_class: dict[str, list[dict]], path: Path) -> Path:
-    """The inbound funnel: recipients left after each stage, one line of bars per traffic class."""
+    """The funnel: recipients left after each stage, one line of bars per direction or traffic class."""
     classes = list(steps_by_class)
     steps = [s["step"] for s in steps_by_class[classes[0]]]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(steps) + 1.6))
@@ -201,7 +201,7 @@ def funnel(steps_by_class: dict[str, list[dict]], path: Path) -> Path:
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("recipients left after the stage (share of offered)")
-    ax.set_title("Inbound funnel: what each stage removes (docs/platform.md §3.1)")
+    ax.set_title("Funnel: what each stage removes (docs/platform.md §3.1)")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
