@@ -4,6 +4,7 @@ the sources that draw their messages an hour at a time (the users' mail, posts t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from twin.scenario.distributions import batched
 from twin.scenario.schema import Source
@@ -15,12 +16,14 @@ HOUR = 3600.0
 
 
 class HourlySource:
-    """A source that draws its messages an hour at a time: ``_offer_hour(t, span)`` at the start of each
-    simulated hour (the first and last may be shorter) from ``start`` to ``stop``, in a light process."""
+    """A source that draws its messages an hour at a time: ``_offer_hour(t, span)``, which each subclass
+    defines, at the start of each simulated hour (the first and last may be shorter) from ``start`` to
+    ``stop``, in a light process."""
 
     env: object
     start: float
     stop: float
+    _offer_hour: Callable[[float, float], None]  # offers the messages of [t, t + span)
 
     def begin(self) -> None:
         start_at(self.env, self._hours(), max(0.0, self.start - self.env.now))
@@ -33,9 +36,6 @@ class HourlySource:
             self._offer_hour(t, span)
             t += span
             yield t - env.now
-
-    def _offer_hour(self, t: float, span: float) -> None:
-        raise NotImplementedError
 
 
 class PoissonSource:
