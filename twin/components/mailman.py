@@ -243,16 +243,13 @@ class ListServer(Internal):
         if mail.id in self._gone:  # it waited in a queue that a loss took: written off then
             return None
         if not self.up:  # Mailman is not running: the copy waits for its next try
-            self._retrying[mail.id] = mail
-            self.counts["transactions_deferred"] += 1
-            return self._down_stage
+            return self._defer(mail, self._down_stage)
         if self.station is not None:  # the outgoing runner's work for the transaction
             done = self.station.assign(self.work(mail.size), self.env.now)
             boot = self.boot
             yield done - self.env.now
             if self.boot != boot:
-                self._retrying[mail.id] = mail
-                return self._down_stage
+                return self._defer(mail, self._down_stage)
         before = mail.live if mail.live is not None else mail.rows
         result = yield from self.client.transaction(mail)
         live = mail.live
@@ -261,12 +258,14 @@ class ListServer(Internal):
             refused = [r for r in before if r not in kept]
             self.counts["refused_at_rcpt"] += len(refused)
             self._bounced(mail, refused)
-        if result is None:
-            self._retrying.pop(mail.id, None)
-        else:
-            self._retrying[mail.id] = mail
-            self.counts["transactions_deferred"] += 1
-        return result
+        return result if result is None else self._defer(mail, result)
+
+    def _defer(self, mail: Mail, stage: int) -> int:
+        """The try failed at ``stage``: the copy waits in Mailman's retry queue (``_copy`` takes it out when
+        its journey ends, delivered or given up)."""
+        self._retrying[mail.id] = mail
+        self.counts["transactions_deferred"] += 1
+        return stage
 
     # -- bounces ---------------------------------------------------------------------------------------------
 
