@@ -26,7 +26,7 @@ import simpy
 
 from twin.components.server import Server
 from twin.components.smtp import SmtpListener, SmtpService
-from twin.exim.queue import QueuedMessage, Step, delivery_run, parse_delay_warning
+from twin.exim.queue import QueuedMessage, Step, connected, delivery_run, parse_delay_warning
 from twin.exim.retry import Check, RetryDatabase, exim_time, parse_retry_line
 from twin.sim.flow import LISTS, LOCAL, SUBDOMAIN, SYSTEM, Message, Notice, deliver
 from twin.sim.ledger import STATE_CODE
@@ -319,17 +319,30 @@ class Frontend(Server):
         try:
             msg, counts, remote = item.msg, self.counts, item.domain >= 0
             db = self.remote_retry if remote else self.retry
-            rows = self._addresses_due(item, db) if db.records else item.rows
-            if not rows:  # every address waits for its retry time: nothing tried, so no warning either
-                counts["retry_time_not_reached"] += 1
-                self._sleep(item, db)
-                return
-            if remote:
-                d, reach = item.domain, self.remote.reach
-                connect = lambda: reach(d)  # noqa: E731
+            if not remote and self._all_due(item, db.records):
+                # Most runs: neither the store nor a recipient's mailbox has a retry record, so every
+                # address is due and the store is tried now (what delivery_run would decide), and the
+                # LMTP session follows without the general case's bookkeeping.
+                rows = item.rows
+                target = item.group.connect()
+                if target is not None and target.protocol == "lmtp":
+                    db.succeeded(item.key)
+                    counts["attempts"] += 1
+                    yield from self._transfer(item, rows, db, target.lmtp(msg, rows, self), target.REASONS)
+                    return
+                run = connected(db, item.key, item, self.env.now, target, self.warning_times)
             else:
-                connect = item.group.connect
-            run = delivery_run(db, item.key, item, self.env.now, connect, self.warning_times)
+                rows = self._addresses_due(item, db) if db.records else item.rows
+                if not rows:  # every address waits for its retry time: nothing tried, so no warning either
+                    counts["retry_time_not_reached"] += 1
+                    self._sleep(item, db)
+                    return
+                if remote:
+                    d, reach = item.domain, self.remote.reach
+                    connect = lambda: reach(d)  # noqa: E731
+                else:
+                    connect = item.group.connect
+                run = delivery_run(db, item.key, item, self.env.now, connect, self.warning_times)
             counts["attempts"] += run.attempted
             counts["refused"] += run.attempted and run.step is not Step.DELIVER
             counts["retry_time_not_reached"] += run.retry_time_not_reached
@@ -361,6 +374,22 @@ class Frontend(Server):
                     self._notify(item, "delay_warning")
         finally:
             item.busy = False
+
+    @staticmethod
+    def _all_due(item: Spooled, records: dict) -> bool:
+        """Whether a local part's host and addresses have no retry record (then all are due)."""
+        if not records:
+            return True
+        if item.key in records:
+            return False
+        msg = item.msg
+        boxes, r0 = msg.boxes, msg.r0
+        if boxes is None:
+            return False
+        for r in item.rows:  # noqa: SIM110 - a loop is faster than any() over a generator here
+            if boxes[r - r0] in records:
+                return False
+        return True
 
     def _sleep(self, item: Spooled, db: RetryDatabase) -> None:
         """After a run in which no address was due: the earliest time a queue run could do anything

@@ -103,7 +103,12 @@ def delivery_run(db: RetryDatabase, key, msg: QueuedMessage, now: float, connect
             return RunResult(Step.DEFERRED, retry_time_not_reached=True)  # no attempt: no warning
         if check is not Check.ATTEMPT:
             return RunResult(Step.BOUNCE, reason=check.value)
-    target = connect()
+    return connected(db, key, msg, now, connect(), warning_times)
+
+
+def connected(db: RetryDatabase, key, msg: QueuedMessage, now: float, target, warning_times) -> RunResult:
+    """The rest of ``delivery_run`` once the connection has been tried (``target``: the instance reached,
+    or None): for a caller that knows the retry time has come and connects itself."""
     if target is not None:
         db.succeeded(key)
         return RunResult(Step.DELIVER, target=target, attempted=True)
