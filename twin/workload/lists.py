@@ -16,9 +16,8 @@ import math
 from twin.scenario.schema import Sender
 from twin.scenario.schema import Submission as SubmissionSpec
 from twin.sim.calendar import Calendar
-from twin.sim.flow import LISTS, Post, journey
+from twin.sim.flow import LISTS, MessagePath, Post, journey
 from twin.sim.ledger import NO_MAILBOX
-from twin.sim.light import start_at
 from twin.sim.senders import RemoteSenders
 from twin.workload.draws import ClassDraws
 from twin.workload.sources import HourlySource
@@ -52,12 +51,12 @@ class ListPostSource(HourlySource):
         self._class = ctx.ledger.classes.code("list_post")
         self._origin = ctx.ledger.origins.code(self.name)
 
-    def _offer_hour(self, t0: float, span: float) -> None:
+    def _offer_hour(self, t0: float, span: float) -> list[tuple[float, MessagePath]]:
         factor, hour = self.calendar.factor(t0)
         d, lists, spec = self.draws, self.lists, self.spec
         n = int(d.arrivals.poisson(d.hourly[hour] * factor * span))
         if not n:
-            return
+            return []
         times = sorted((t0 + d.arrivals.random(n) * span).tolist())
         u = d.flags.random((n, 3))
         which = self.which.integers(lists.count, size=n).tolist()
@@ -65,7 +64,8 @@ class ListPostSource(HourlySource):
         content = {f: v.tolist() for f, v in d.contents(n, u[:, 2]).items()}
         virus = (u[:, 0] < spec.post.virus).tolist()
         kerberos = (u[:, 1] < spec.kerberos).tolist()
-        ledger, env, now = self.ledger, self.env, self.env.now
+        ledger, env = self.ledger, self.env
+        paths = []
         for i in range(n):
             k = which[i]
             member = lists.first[k] + int(poster[i] * lists.size(k))
@@ -100,4 +100,5 @@ class ListPostSource(HourlySource):
                 )
             else:  # a member outside: from the Internet
                 path = journey(env, ledger, post, self.service.transaction, self.outside, received=at)
-            start_at(env, path, at - now)
+            paths.append((at, path))
+        return paths

@@ -4,11 +4,11 @@ the sources that draw their messages an hour at a time (the users' mail, posts t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from twin.scenario.distributions import batched
 from twin.scenario.schema import Source
-from twin.sim.flow import Attempt, Message, journey
+from twin.sim.flow import Attempt, Message, MessagePath, journey
 from twin.sim.light import start, start_at
 from twin.sim.senders import RemoteSenders
 
@@ -18,12 +18,16 @@ HOUR = 3600.0
 class HourlySource:
     """A source that draws its messages an hour at a time: ``_offer_hour(t, span)``, which each subclass
     defines, at the start of each simulated hour (the first and last may be shorter) from ``start`` to
-    ``stop``, in a light process."""
+    ``stop``, in a light process. It offers the hour's messages to the ledger and returns their senders'
+    paths with their start times, in time order; this process starts each path at its time. (One pending
+    wake-up per source rather than one per message keeps SimPy's event queue short: a whole hour of
+    users' mail waiting in it made every event a few per cent dearer.)"""
 
     env: object
     start: float
     stop: float
-    _offer_hour: Callable[[float, float], None]  # offers the messages of [t, t + span)
+    # the hour [t, t + span): (start time, sender's path) of each message, in time order
+    _offer_hour: Callable[[float, float], Iterable[tuple[float, MessagePath]]]
 
     def begin(self) -> None:
         start_at(self.env, self._hours(), max(0.0, self.start - self.env.now))
@@ -33,9 +37,18 @@ class HourlySource:
         t = env.now
         while t < self.stop:
             span = min(HOUR - (t % HOUR), self.stop - t)
-            self._offer_hour(t, span)
+            start(env, self._starts(self._offer_hour(t, span)))
             t += span
             yield t - env.now
+
+    def _starts(self, paths: Iterable[tuple[float, MessagePath]]):
+        """Start each path at its time (the clock reads it to within a rounding step: the wait is counted
+        from the path before, not from the hour's start)."""
+        env = self.env
+        for at, path in paths:
+            if at > env.now:
+                yield at - env.now
+            start(env, path)
 
 
 class PoissonSource:

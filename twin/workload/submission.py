@@ -15,13 +15,13 @@ A try that gets a 4xx is sent again on the client's schedule (``client``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
 from twin.sim.calendar import Calendar
-from twin.sim.flow import LOCAL, OUTSIDE, SUBDOMAIN, SYSTEM, Mail, journey
+from twin.sim.flow import LOCAL, OUTSIDE, SUBDOMAIN, SYSTEM, Mail, MessagePath, journey
 from twin.sim.ledger import NO_MAILBOX
-from twin.sim.light import start_at
 from twin.sim.senders import RemoteSenders
 from twin.workload.draws import ClassDraws, any_per_message, in_order
 from twin.workload.sources import HourlySource
@@ -100,7 +100,7 @@ class SubmissionSource(HourlySource):
         self._origin = ledger.origins.code(self.name)
         self._codes = np.array([ledger.classes.code(c.name) for c in self.classes])
 
-    def _offer_hour(self, t: float, span: float) -> None:
+    def _offer_hour(self, t: float, span: float) -> Iterator[tuple[float, MessagePath]]:
         factor, hour = self.calendar.factor(t)
         spec = self.spec
         batches = [
@@ -132,7 +132,6 @@ class SubmissionSource(HourlySource):
             any_per_message(per_rcpt["unknown"], col["count"]),
         )
         row0 = int(r0s[0])
-        now = env.now
         for i, r0 in enumerate(r0s.tolist()):
             k, m = r0 - row0, lists["count"][i]
             mail = Mail(
@@ -154,8 +153,7 @@ class SubmissionSource(HourlySource):
             mail.kerberos = None if login < 0 else login == 1
             if has_unknown[i]:
                 mail.unknown = {r0 + j for j in range(m) if unknown[k + j]}
-            at = lists["t"][i]
-            start_at(env, journey(env, ledger, mail, entry.transaction, client, counted=True), at - now)
+            yield lists["t"][i], journey(env, ledger, mail, entry.transaction, client, counted=True)
 
 
 PER_RECIPIENT = ("boxes", "domains", "unknown")
