@@ -135,9 +135,9 @@ class Ledger:
         self.settle_at = 4096  # final strays go to the spill once there are this many (and half of all)
         self._spill_dir: Path | None = None
         self._closed = False
-        # Terminal states written later in one vectorised step (finish_later): first row, rows, time,
-        # state, stage, node of each message.
-        self._later: tuple[list, ...] = ([], [], [], [], [], [])
+        # Terminal states written later in one vectorised step (finish_later): (first row, rows, time,
+        # state, stage, node) of each message.
+        self._later: list[tuple[int, int, float, int, int, int]] = []
         # Rows written off after they were final (delivered into a store whose disks were then lost), whose
         # chunk was already on the spill: row -> (t_final, state, stage, node), laid over it by ``blocks``.
         self._amended: dict[int, tuple[float, int, int, int]] = {}
@@ -383,29 +383,23 @@ class Ledger:
     def finish_later(self, r0: int, n: int, t: float, state: int, stage: int, node: int) -> None:
         """``finish``, written at the next ``flush``: for messages nothing else touches afterwards (the
         inbound messages refused at connect, most of the traffic). Readers flush first."""
-        later = self._later
-        later[0].append(r0)
-        later[1].append(n)
-        later[2].append(t)
-        later[3].append(state)
-        later[4].append(stage)
-        later[5].append(node)
+        self._later.append((r0, n, t, state, stage, node))
 
     def flush(self) -> None:
         """Write the terminal states kept by ``finish_later`` (``retire`` flushes before it frees a chunk,
         so their rows are in live chunks, or strays)."""
-        later = self._later
-        if not later[0]:
+        if not self._later:
             return
-        self._later = ([], [], [], [], [], [])
-        counts = np.asarray(later[1], dtype=np.int64)
-        starts = np.repeat(np.asarray(later[0], dtype=np.int64), counts)
+        r0s, ns, ts, states, stages, nodes = zip(*self._later, strict=True)
+        self._later = []
+        counts = np.asarray(ns, dtype=np.int64)
+        starts = np.repeat(np.asarray(r0s, dtype=np.int64), counts)
         rows = starts + (np.arange(len(starts)) - np.repeat(np.cumsum(counts) - counts, counts))
         values = {
-            "t_final": np.repeat(np.asarray(later[2], dtype=np.float64), counts),
-            "state": np.repeat(np.asarray(later[3]), counts),
-            "stage": np.repeat(np.asarray(later[4]), counts),
-            "node": np.repeat(np.asarray(later[5]), counts),
+            "t_final": np.repeat(np.asarray(ts, dtype=np.float64), counts),
+            "state": np.repeat(np.asarray(states), counts),
+            "stage": np.repeat(np.asarray(stages), counts),
+            "node": np.repeat(np.asarray(nodes), counts),
         }
         chunk = rows >> SHIFT
         for ci in np.unique(chunk).tolist():
