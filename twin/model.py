@@ -218,7 +218,8 @@ YOUNG_THRESHOLD = 50_000
 @contextmanager
 def _rarer_young_collections():
     old = gc.get_threshold()
-    gc.set_threshold(max(old[0], YOUNG_THRESHOLD), *old[1:])
+    if old[0]:  # 0: the caller switched automatic collection off; leave it so
+        gc.set_threshold(max(old[0], YOUNG_THRESHOLD), *old[1:])
     try:
         yield
     finally:

@@ -321,12 +321,12 @@ class Frontend(Server):
             db = self.remote_retry if remote else self.retry
             if not remote and self._all_due(item, db.records):
                 # Most runs: neither the store nor a recipient's mailbox has a retry record, so every
-                # address is due and the store is tried now (what delivery_run would decide), and the
-                # LMTP session follows without the general case's bookkeeping.
+                # address is due and the store is tried now (what delivery_run would decide; there is no
+                # host record to clear), and the LMTP session follows without the general case's
+                # bookkeeping.
                 rows = item.rows
                 target = item.group.connect()
                 if target is not None and target.protocol == "lmtp":
-                    db.succeeded(item.key)
                     counts["attempts"] += 1
                     yield from self._transfer(item, rows, db, target.lmtp(msg, rows, self), target.REASONS)
                     return
