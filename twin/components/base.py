@@ -209,10 +209,9 @@ class Group:
             }[policy]
         # The two policies nearly every connection meets, with ``pick`` written into ``connect``: it is
         # called several times per message.
-        if self.pick == self._single:
-            self.connect = self._connect_single
-        elif self.pick == self._round_robin:
-            self.connect = self._connect_round_robin
+        self._rotate = self.pick == self._round_robin
+        if self._rotate or self.pick == self._single:
+            self.connect = self._connect_single_or_round_robin
         if policy == "random" and len(members) > 1:
             self._r = batched(ctx.streams.generator(f"{name}.balance").random)
         self._weights_all = [_capacity(m) for m in members]
@@ -266,24 +265,17 @@ class Group:
             return None
         return comp
 
-    def _connect_single(self) -> Component | None:
+    def _connect_single_or_round_robin(self) -> Component | None:
+        """``connect`` with ``_single`` or ``_round_robin`` (``_rotate``) as ``pick``, in one call."""
         gate = self.gate
         if gate is not None and not gate.available:
             return None
         live = self.live
         if not live:
             return None
-        comp = live[0]
-        return None if comp.down_causes else comp
-
-    def _connect_round_robin(self) -> Component | None:
-        gate = self.gate
-        if gate is not None and not gate.available:
-            return None
-        live = self.live
-        if not live:
-            return None
-        self._i = i = (self._i + 1) % len(live)
+        i = 0
+        if self._rotate:
+            self._i = i = (self._i + 1) % len(live)
         comp = live[i]
         return None if comp.down_causes else comp
 
