@@ -200,3 +200,39 @@ def test_station_statistics_cover_warm_up_to_horizon_unless_the_drain_is_asked_f
     assert whole["utilisation"] == pytest.approx(ts["utilisation"].mean(), rel=1e-9)
     assert 2 * whole["utilisation"] == pytest.approx(window["utilisation"], rel=0.01)
     assert whole["customers"] == window["customers"]  # nobody arrives in the drain
+
+
+def test_the_users_mail_of_an_hour_does_not_wait_in_the_event_queue():
+    # Submission draws an hour of messages at once; each starts at its time from one waiting process per
+    # source (HourlySource._starts), so SimPy's queue holds the messages in flight, not the hour's
+    # thousands still to come (which made every event dearer).
+    from twin.model import Model
+
+    sc = twin.load_scenario(
+        BASELINE,
+        ["clock.start=2010-05-03 09:00", "clock.horizon=1h", "workload.submission.enabled=true"],
+    )
+    model = Model(sc, seed=1)
+    model.advance(600.0)
+    source = next(s for s in model.sources if s.name == "submission")
+    assert source.offered_messages > 5_000  # the whole first hour is drawn and offered to the ledger
+    assert len(model.env._queue) < 200
+
+
+def test_the_collector_runs_less_often_during_a_run_and_as_before_after_it():
+    import gc
+
+    from twin.model import YOUNG_THRESHOLD, _rarer_young_collections
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with _rarer_young_collections():
+            assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(0, 10, 10)  # automatic collection switched off by the caller: left off
+        with _rarer_young_collections():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*before)
