@@ -109,7 +109,8 @@ def test_queue_runs_that_skip_sleeping_messages_decide_exactly_as_full_runs(
 
     def ledger_of(skip: bool):
         if not skip:
-            monkeypatch.setattr(Frontend, "_asleep", lambda self, item: False)
+            # No message ever goes to sleep (``wake`` stays 0): every queue run asks about every one.
+            monkeypatch.setattr(Frontend, "_sleep", lambda self, item, db: None)
         res = simulate(data, seed=seed)
         monkeypatch.undo()
         return res

@@ -434,8 +434,7 @@ class Ledger:
             c = self._chunks[i]
             if c.t_offered.max() >= before:
                 break
-            for off in np.flatnonzero(c.state == PENDING).tolist():
-                self._keep_stray((i << SHIFT) + off, c, off)
+            self._keep_strays(i << SHIFT, c, np.flatnonzero(c.state == PENDING))
             self._spill(c)
             self._chunks[i] = None
             self.retired += 1
@@ -444,18 +443,19 @@ class Ledger:
         return done
 
     def _stray_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """The strays in memory: their rows and their slots in the stray block."""
+        """The strays in memory: their rows and their slots in the stray block (the slots are 0, 1, ..
+        in the order the rows were kept: ``_keep_strays`` appends, ``_settle_strays`` renumbers)."""
         n = len(self._stray_slot)
-        rows = np.fromiter(self._stray_slot, dtype=np.int64, count=n)
-        return rows, np.fromiter(self._stray_slot.values(), dtype=np.int64, count=n)
+        return np.fromiter(self._stray_slot, dtype=np.int64, count=n), np.arange(n, dtype=np.int64)
 
     def _settle_strays(self) -> None:
         """Strays that have become final go to the spill too, once they are at least half of them (and
         ``settle_at``), so that memory holds the rows still in play, not every row that ever waited."""
-        rows, slots = self._stray_rows()
-        final = self._stray.state[slots] != PENDING
-        if final.sum() < max(self.settle_at, len(rows) // 2):
+        n = len(self._stray_slot)
+        final = self._stray.state[:n] != PENDING  # slot i is the i-th stray kept (``_stray_rows``)
+        if np.count_nonzero(final) < max(self.settle_at, n // 2):
             return
+        rows, slots = self._stray_rows()
         s = self._stray
         with open(self._spill_dir / "stray.rows", "ab") as f:
             rows[final].tofile(f)
@@ -469,14 +469,16 @@ class Ledger:
         self._stray = kept
         self._stray_slot = dict(zip(keep_rows.tolist(), range(len(keep_rows)), strict=True))
 
-    def _keep_stray(self, r: int, c: Block, i: int) -> None:
-        slot = len(self._stray_slot)
-        if slot == len(self._stray):
-            self._stray = self._stray.grown(2 * slot)
+    def _keep_strays(self, base: int, c: Block, offsets: np.ndarray) -> None:
+        """Keep the rows at ``offsets`` of block ``c`` (its first row is ``base``) in memory as strays."""
+        n0 = len(self._stray_slot)
+        n1 = n0 + len(offsets)
+        if n1 > len(self._stray):
+            self._stray = self._stray.grown(max(2 * len(self._stray), n1))
         s = self._stray
         for k in COLUMNS:
-            getattr(s, k)[slot] = getattr(c, k)[i]
-        self._stray_slot[r] = slot
+            getattr(s, k)[n0:n1] = getattr(c, k)[offsets]
+        self._stray_slot.update(zip((base + offsets).tolist(), range(n0, n1), strict=True))
 
     def _spill(self, c: Block) -> None:
         if self._spill_dir is None:
