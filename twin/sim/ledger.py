@@ -442,11 +442,10 @@ class Ledger:
         self._settle_strays()
         return done
 
-    def _stray_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """The strays in memory: their rows and their slots in the stray block (the slots are 0, 1, ..
-        in the order the rows were kept: ``_keep_strays`` appends, ``_settle_strays`` renumbers)."""
-        n = len(self._stray_slot)
-        return np.fromiter(self._stray_slot, dtype=np.int64, count=n), np.arange(n, dtype=np.int64)
+    def _stray_rows(self) -> np.ndarray:
+        """The rows of the strays in memory, by slot: the stray block's slots are 0, 1, .. in the order
+        the rows were kept (``_keep_strays`` appends, ``_settle_strays`` renumbers)."""
+        return np.fromiter(self._stray_slot, dtype=np.int64, count=len(self._stray_slot))
 
     def _settle_strays(self) -> None:
         """Strays that have become final go to the spill too, once they are at least half of them (and
@@ -455,17 +454,17 @@ class Ledger:
         final = self._stray.state[:n] != PENDING  # slot i is the i-th stray kept (``_stray_rows``)
         if np.count_nonzero(final) < max(self.settle_at, n // 2):
             return
-        rows, slots = self._stray_rows()
+        rows = self._stray_rows()
         s = self._stray
         with open(self._spill_dir / "stray.rows", "ab") as f:
             rows[final].tofile(f)
         for k in COLUMNS:
             with open(self._spill_dir / f"stray.{k}", "ab") as f:
-                getattr(s, k)[slots[final]].tofile(f)
-        keep_rows, keep_slots = rows[~final], slots[~final]
+                getattr(s, k)[:n][final].tofile(f)
+        keep_rows = rows[~final]
         kept = Block(max(1024, 2 * len(keep_rows)))
         for k in COLUMNS:
-            getattr(kept, k)[: len(keep_rows)] = getattr(s, k)[keep_slots]
+            getattr(kept, k)[: len(keep_rows)] = getattr(s, k)[:n][~final]
         self._stray = kept
         self._stray_slot = dict(zip(keep_rows.tolist(), range(len(keep_rows)), strict=True))
 
@@ -498,8 +497,8 @@ class Ledger:
         if self._closed:
             raise RuntimeError("the ledger was closed: its rows are in the file it was written to")
         # Every stray row as it stands: those settled on the spill, then those still in memory.
-        rows, slots = self._stray_rows()
-        values = {k: getattr(self._stray, k)[slots] for k in COLUMNS}
+        rows = self._stray_rows()
+        values = {k: getattr(self._stray, k)[: len(rows)] for k in COLUMNS}  # copied when sorted below
         settled = self._spill_dir / "stray.rows" if self._spill_dir is not None else None
         if settled is not None and settled.exists():
             rows = np.concatenate([np.fromfile(settled, dtype=np.int64), rows])
