@@ -191,9 +191,9 @@ class ListServer(Internal):
             if self.up and (self.ldap is None or node is not None):
                 done = env.now
                 if node is not None and node.station is not None:
-                    done = node.station.assign(node.service_time(), done)
+                    done = node.station.assign(node.service_time())
                 if self.station is not None:
-                    done = self.station.assign(self.work(post.size), done)
+                    done = self.station.assign_after(self.work(post.size), done)
                 boot, ldap_boot = self.boot, node.boot if node is not None else 0
                 if done > env.now:
                     yield done - env.now

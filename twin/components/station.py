@@ -16,11 +16,12 @@ The time-weighted statistics follow from the same numbers: work assigned to a se
 contiguous from ``now`` to its next free time, so the busy-server time up to ``now`` is the work assigned
 minus the work still ahead; the waiting-time area is the waits assigned minus the waiting still ahead.
 
-What a Station cannot do: only FIFO, no priorities and no preemption (a two-hour batch job assigned as
-one customer blocks everyone behind it: cut such work into pieces); the times given to ``assign`` must
-not decrease; a customer's times are fixed when it arrives, so a node that fails must ``cut`` its
-station (the customers present leave at that moment without service) and its clients must check that
-the node they waited for is still the one that answers (``Component.boot``).
+What a Station cannot do: only FIFO, no priorities and no preemption (a two-hour batch job assigned as one
+customer blocks everyone behind it: cut such work into pieces); the times given to ``assign`` must not
+decrease (``assign_after`` books a later step of an exchange now); a customer's times are fixed when it
+arrives, so a node that fails must ``cut`` its station (the customers present leave at that moment without
+service) and its clients must check that the node they waited for is still the one that answers
+(``Component.boot``).
 """
 
 from __future__ import annotations
@@ -98,6 +99,17 @@ class Station:
             self._waiting.append((now, start))
             self.wait_total += start - now
         return end
+
+    def assign_after(self, service_time: float, ready: float) -> float:
+        """A step of an exchange that can start only at ``ready`` (when its earlier step, elsewhere,
+        ends): returns when it ends. It is booked as a customer arriving now, so that the times
+        ``assign`` sees never decrease, and it ends no earlier than ``ready`` plus its service. The
+        approximation: its server is held from when it is free rather than from ``ready``, so it may go
+        ahead of customers that arrive between now and ``ready`` (milliseconds in the exchanges that use
+        it: a login after the session's CPU work, a lookup after a login)."""
+        end = self.assign(service_time)
+        later = ready + service_time * self.slowdown
+        return later if later > end else end
 
     def assign_within(self, service_time: float, patience: float) -> float | None:
         """``assign``, but a customer who would wait longer than ``patience`` does not stay: returns None

@@ -96,7 +96,7 @@ class Submission:
             if node is None:
                 return self.tempfail(refusal)
             if node.station is not None:
-                t = node.station.assign(node.service_time(), t)
+                t = node.station.assign_after(node.service_time(), t)
         self._reply(t - now)
         # RCPT: a directory lookup per local recipient.
         live = mail.live if mail.live is not None else mail.rows
@@ -108,7 +108,7 @@ class Submission:
             if ldap is None:
                 return self.tempfail(st.ldap_unreachable)
             if ldap.station is not None:
-                done = ldap.station.assign(ldap.service_time() * local, t)
+                done = ldap.station.assign_after(ldap.service_time() * local, t)
                 self._reply(done - t)
                 t = done
         t += self.rtt * (ROUND_TRIPS + len(live))
