@@ -155,8 +155,8 @@ CASES: list[Case] = [
             ("workload.mailboxes.popularity=.nan", f"workload.mailboxes.popularity: {NONFINITE} (got nan)"),
             ("workload.mailboxes.quarantine=.nan", f"workload.mailboxes.quarantine: {NONFINITE} (got nan)"),
             (
-                "workload.mailboxes.expunge.every=.inf",
-                f"workload.mailboxes.expunge.every: {NONFINITE} (got inf)",
+                "workload.clients.retry=.inf",
+                f"workload.clients.retry: {NONFINITE} (got inf)",
             ),
             ("policies.exim.queue_interval=.inf", f"policies.exim.queue_interval: {NONFINITE} (got inf)"),
             (
@@ -327,8 +327,8 @@ CASES: list[Case] = [
             ),
             ("workload.mailboxes.quota=0", "workload.mailboxes.quota: must be greater than 0 (got 0)"),
             (
-                "workload.mailboxes.expunge.share=2",
-                "workload.mailboxes.expunge.share: must be less than or equal to 1 (got 2)",
+                "workload.clients.cleanup.share=2",
+                "workload.clients.cleanup.share: must be less than or equal to 1 (got 2)",
             ),
             (
                 "workload.mailboxes.count=-5",
@@ -569,7 +569,7 @@ CASES: list[Case] = [
             ),
             (
                 "expect=[nothing.x == 1]",
-                "expect[0]: no 'nothing' in the results (expected one of: scenario, seed, simulated_seconds, messages_offered, recipients, conservation_ok, conservation, by_traffic_class, by_stage, directions, delivery_latency, components, queues, incidents, funnel, service_quality, smtp, submission, remote, internal, mailman, balancer, mailboxes, scanners, lmtp_replies, quarantine, sieve, replication)",
+                "expect[0]: no 'nothing' in the results (expected one of: scenario, seed, simulated_seconds, messages_offered, recipients, conservation_ok, conservation, by_traffic_class, by_stage, directions, delivery_latency, components, queues, incidents, funnel, service_quality, smtp, submission, remote, internal, mailman, balancer, mailboxes, scanners, lmtp_replies, clients, quarantine, sieve, replication)",
             ),
             (
                 "expect+=__import__('os').system('x') == 0",

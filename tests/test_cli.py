@@ -42,6 +42,7 @@ def test_run_writes_the_contracted_files(run_dir):
         "headroom.png",
         "spool.png",
         "replication.png",
+        "sessions.png",
     }
     assert not [p for p in run_dir.rglob(".*.tmp")]
 
@@ -98,9 +99,10 @@ def test_report_shows_the_outcome_table_and_plots(run_dir):
     assert "Recipients by final state" in html and "Conservation law" in html
     assert "plots/utilisation.png" in html and "plots/outcomes.png" in html
     assert "plots/funnel.png" in html and "<h2>Funnel</h2>" in html and "SPECmail" in html
-    # The dependency table, with the effects the model does not simulate yet marked as such.
+    # The dependency table, each effect marked as simulated or not (every one is, today).
     assert "<h2>Dependencies</h2>" in html
-    assert "LMTP answers 451 4.3.0" in html and "no: no IMAP/POP client sessions" in html
+    assert "LMTP answers 451 4.3.0" in html and "kdc unreachable" in html and "no: " not in html
+    assert "<h2>Users' sessions</h2>" in html and "plots/sessions.png" in html
 
 
 def test_run_prints_a_summary(tmp_path, capsys):

@@ -14,10 +14,11 @@ from tests.helpers import BASELINE
 from twin.sim.ledger import fingerprint
 
 RUNS = {
-    # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals, Mailman's lists.
+    # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals, Mailman's lists,
+    # and the users' sessions, whose deletions and cleanups decide which mailboxes are full.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "7605e368b2b50caf3cc4a9979354646a5069e2749d6f3f3a46d600170f6f8370",
+        "d45bb92ca05c7b4e0e8628fcbd120acab1d6b1383d17530f0a91daf07ecc97b7",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices; Sieve at the store; the
@@ -33,7 +34,7 @@ RUNS = {
             "policies.quarantine.digest_at=20m",  # the quarantine's digests at 00:20, and releases soon after
             "policies.quarantine.release_delay={dist: exponential, mean: 10m}",
         ],
-        "fc8e6df308b3940749c7692c03bb5d68f703a73c951132e6e82f4b43a7da8b6b",
+        "3ae87885037d604a618243b4d1c8619a1a61eb2d22e5f0e608ce0bf4e270ae75",
     ),
 }
 

@@ -17,6 +17,7 @@ import networkx as nx
 import simpy
 
 from twin.components import DEFAULT, REGISTRY, Component, Group
+from twin.components.access import MailAccess
 from twin.components.domains import Domains
 from twin.components.filters import Filters
 from twin.components.mailboxes import Mailboxes
@@ -31,6 +32,7 @@ from twin.sim.ledger import Ledger
 from twin.sim.probes import Probe
 from twin.sim.streams import Streams
 from twin.topology import build_topology
+from twin.workload.clients import ClientSource
 from twin.workload.inbound import InboundSource
 from twin.workload.lists import ListPostSource
 from twin.workload.sources import PoissonSource
@@ -111,6 +113,22 @@ class Model:
         if ctx.lists is not None and "frontend" in self.groups:
             # posts to the lists, from their members here (submission) and outside (SMTP)
             self.sources.append(ListPostSource(ctx, lists, self.groups["frontend"].service))
+        clients = scenario.workload.clients
+        if clients is not None and clients.enabled and "store" in self.groups:
+            # the users reading their mail: sessions at the store's address, through the balancer
+            stores = self.groups["store"]
+            balancer = self.groups.get("load_balancer")
+            first = stores.members[0]
+            access = MailAccess(
+                ctx,
+                clients,
+                stores,
+                balancer.service if balancer else None,
+                first.peer("kdc"),
+                first.peer("ldap"),
+            )
+            self.services.append(access)
+            self.sources.append(ClientSource(ctx, clients, access))
         self.faults = FaultInjector(ctx, self.components)
         gauges = tuple(dict.fromkeys(g for cls in (*REGISTRY.values(), DEFAULT) for g in cls.GAUGES))
         interval = scenario.outputs.sample_interval

@@ -58,6 +58,7 @@ LINKS = (
     ("store", "san", False),  # metadata and archive on the iSCSI SAN (seed §2)
     ("replica", "san", False),
     ("store", "kdc", False),  # Kerberos login at IMAP/POP3
+    ("store", "ldap", False),  # password logins at IMAP/POP3 bind to the directory
     ("store", "replica", False),  # rolling sync_client replication, ~5 min behind (seed §2)
     ("lists", "ldap", False),
 )
@@ -75,7 +76,8 @@ class Dependency:
     modelled: bool
     test: str = ""  # the test that pins the effect down
     missing: str = ""  # what the model lacks to simulate it (when not modelled)
-    only: str = ""  # the one route it matters to ("submission": the users' mail), or "" for all
+    only: str = ""  # the one route it matters to ("submission": the users' mail; "clients": their
+    # IMAP/POP sessions), or "" for all
 
     @property
     def note(self) -> str:
@@ -130,16 +132,28 @@ DEPENDENCIES = (
     Dependency(
         "store",
         "san",
-        "LMTP answers 451 4.3.0 to every recipient: mail waits on the frontends' spools and drains after",
+        "LMTP answers 451 4.3.0 to every recipient: mail waits on the frontends' spools and drains after; "
+        "users' sessions cannot open their mailboxes ('san unreachable')",
         True,
         "tests/test_dependencies.py::test_a_san_outage_stops_deliveries_and_the_spools_drain_after",
     ),
     Dependency(
         "store",
         "kdc",
-        "IMAP/POP logins fail",
-        False,
-        missing="no IMAP/POP client sessions",
+        "Kerberos logins to IMAP/POP fail ('kdc unreachable'); the clients try again every retry, password "
+        "logins go on",
+        True,
+        "tests/test_clients.py::test_a_kdc_outage_fails_the_kerberos_logins_only",
+        only="clients",
+    ),
+    Dependency(
+        "store",
+        "ldap",
+        "password logins to IMAP/POP and webmail fail ('ldap unreachable'); the clients try again every "
+        "retry",
+        True,
+        "tests/test_clients.py::test_logins_fail_while_what_they_need_is_down",
+        only="clients",
     ),
     Dependency(
         "replica",

@@ -48,12 +48,7 @@ def recipients_and_conservation(model, tally: LedgerTally) -> tuple[dict[str, in
 
 def _latency(h: LatencyHistogram) -> dict[str, float]:
     """Count, mean and maximum (exact) and percentiles (to within the histogram's 0.23 %)."""
-    if h.n == 0:
-        return {"count": 0}
-    out = {"count": h.n, "mean_s": h.total / h.n, "max_s": h.max}
-    for p, v in zip(PERCENTILES, h.quantiles(np.array(PERCENTILES) / 100), strict=True):
-        out[f"p{p}_s"] = float(v)
-    return out
+    return h.summary(PERCENTILES)
 
 
 def _by(counts: np.ndarray, names: list[str]) -> dict[str, dict[str, int]]:
@@ -112,9 +107,9 @@ def funnel(
     return out
 
 
-def service_quality(model, tally: LedgerTally, smtp: dict) -> dict:
+def service_quality(model, tally: LedgerTally, smtp: dict, clients: dict | None = None) -> dict:
     """SPECmail2001-style quality figures against the targets in ``outputs.quality``; ``smtp`` is the SMTP
-    service's block (its replies and transactions)."""
+    service's block (its replies and transactions), ``clients`` the users' sessions' (their commands)."""
     q = model.scenario.outputs.quality
     transactions = smtp["transactions"]
     tempfails = sum(smtp["temporary_errors_by_stage"].values())
@@ -129,6 +124,11 @@ def service_quality(model, tally: LedgerTally, smtp: dict) -> dict:
         "temporary_errors": tempfails,
         "error_rate": tempfails / transactions if transactions else None,
     }
+    if clients:  # the users' IMAP/POP commands, all protocols together
+        commands = sum(c["commands"]["count"] for c in clients.values())
+        within = sum(c["commands"]["count"] * (c["commands_within_target"] or 0) for c in clients.values())
+        figures["commands"] = commands
+        figures["commands_within_share"] = within / commands if commands else None
     met = {
         "replies": figures["replies_within_share"] is None
         or figures["replies_within_share"] >= q.reply_share,
@@ -136,6 +136,9 @@ def service_quality(model, tally: LedgerTally, smtp: dict) -> dict:
         or figures["deliveries_within_share"] >= q.delivery_share,
         "errors": figures["error_rate"] is None or figures["error_rate"] <= q.error_rate_max,
     }
+    if clients:
+        share = figures["commands_within_share"]
+        met["commands"] = share is None or share >= q.command_share
     return {"targets": q.model_dump(), **figures, "met": met}
 
 
@@ -350,7 +353,7 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
         for c, name in enumerate(tally.classes):
             if name.startswith("inbound-"):
                 funnels[name] = funnel(tally, c)
-        out["service_quality"] = service_quality(model, tally, smtp)
+        out["service_quality"] = service_quality(model, tally, smtp, blocks.get("clients"))
         out["smtp"] = {**smtp, **tags(model, tally)}
     for direction, codes in direction_groups(model.scenario, tally).items():
         if direction not in ("inbound", "platform"):  # the users' mail, the relay, the lists' copies

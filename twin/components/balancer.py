@@ -1,4 +1,6 @@
-"""The load balancer pair (2x Cisco CSS 11503, seed §1) in front of the frontends and the scan cluster.
+"""The load balancer pair (2x Cisco CSS 11503, seed §1) in front of the frontends and the scan cluster, and
+of the store's IMAP/POP address for the users' sessions (``access.py`` asks whether the pair is
+available; the store's own keepalive is not modelled, since a single store down fails every login anyway).
 
 What the twin models (docs/platform.md §A, Cisco CSS content load-balancing guide):
 - one virtual address per served class; the balancing method is the class's ``balance`` (round robin,
@@ -93,7 +95,8 @@ class LoadBalancer(Component):
     SERVICE = BalancerPair
     OUTAGE = (
         "the standby unit takes over after the takeover time; until then, and while both units are down, "
-        "no connection to the classes behind the balancer gets through"
+        "no connection to the classes behind the balancer gets through, nor any user's IMAP, POP or webmail "
+        "login (docs/clients.md)"
     )
 
     def __init__(self, ctx, name, attrs, spec):

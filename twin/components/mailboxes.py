@@ -6,8 +6,9 @@ Each address has one status (docs/platform.md §3.1): ``active``; ``deactivated`
 ``unknown`` (no directory entry, rejected at RCPT, stage 3); ``missing`` (in the directory but without a
 mailbox at the store: ``550 5.1.1`` at LMTP, stage 10). Independently, a mailbox has a quota and a usage
 that grows with every delivery (Cyrus lets one message push a mailbox over its quota; the next gets
-``452 4.2.2``, stage 11), a flag for the spam quarantine (stage 7), and the Sieve script it runs, if any
-(stage 12, ``filters.py``).
+``452 4.2.2``, stage 11), a count of message files and of the messages its user has not fetched yet
+(``components/access.py`` reads and deletes them), a flag for the spam quarantine (stage 7), and the
+Sieve script it runs, if any (stage 12, ``filters.py``).
 
 Everything is indexed by mailbox number (numpy arrays, and lists where the stages read or change one
 mailbox at a time); the ledger's ``mailbox`` column holds that number.
@@ -48,6 +49,11 @@ class Mailboxes:
         # Usage changes with every delivery, one mailbox at a time: a list (bytes per mailbox).
         self.usage: list[float] = usage.tolist()
         self.quota_of = self.quota.tolist()
+        # The message files in each mailbox (the usage in messages of the mean size), and what has come
+        # since its user last fetched: the users' sessions read, delete and expunge them (access.py).
+        self.messages: list[int] = np.rint(usage / spec.message_size).astype(np.int64).tolist()
+        self.fresh: list[int] = [0] * n  # messages not fetched yet
+        self.fresh_bytes: list[float] = [0.0] * n
         # Popularity: address i (in a random order) receives mail with weight rank^-popularity.
         ranks = rng.permutation(n) + 1.0
         weights = ranks**-spec.popularity if spec.popularity > 0 else np.ones(n)
@@ -84,6 +90,7 @@ class Mailboxes:
                 continue
             chosen = full[self._expunge_rng.random(len(full)) < spec.share]
             for box, left in zip(chosen.tolist(), (self.quota[chosen] * spec.to).tolist(), strict=True):
+                self.messages[box] = round(self.messages[box] * left / self.usage[box])
                 self.usage[box] = left
             self.expunged += len(chosen)
 

@@ -31,6 +31,7 @@ from typing import ClassVar
 from twin.components.base import Component
 from twin.components.mailboxes import MISSING
 from twin.components.server import Server
+from twin.scenario.distributions import batched
 from twin.sim.flow import Message, Released
 from twin.sim.ledger import STATE_CODE
 
@@ -39,7 +40,12 @@ DELIVERED = STATE_CODE["delivered"]
 
 class Store(Server):
     OUTAGE = "LMTP connections fail: accepted mail waits on the frontends' spools (host retry record)"
-    GAUGES = ("replication_backlog_messages", "replication_backlog_bytes", "replication_backlog_age_s")
+    GAUGES = (
+        "replication_backlog_messages",
+        "replication_backlog_bytes",
+        "replication_backlog_age_s",
+        "sessions_open",
+    )
     protocol = "lmtp"
     REASONS: ClassVar[dict[str, str]] = {
         "550": "550 5.1.1 mailbox unknown",
@@ -59,6 +65,18 @@ class Store(Server):
         self.san = None
         self.replication = None  # the pair's Replication (replica.py), set when the service is built
         self.empty = False  # came back from a loss: holds no mailboxes until copied from the other store
+        # The users' sessions (components/access.py): what their commands cost, the sessions open now, and
+        # mailbox -> the session open on it that waits for new mail (IMAP IDLE).
+        self.watching: dict = {}
+        self.sessions_open = 0
+        access, speed = spec.access, attrs["speed"] or 1.0
+        self.login_cpu = self.command_cpu = None
+        self.access_per_kb, self.access_metadata_ops = 0.0, 0
+        if access is not None:
+            self.login_cpu = _cpu(access.login, ctx.streams.generator(f"{name}.access.login"), speed)
+            self.command_cpu = _cpu(access.command, ctx.streams.generator(f"{name}.access.command"), speed)
+            self.access_per_kb = access.per_kb / speed
+            self.access_metadata_ops = access.metadata_ops
 
     def start(self) -> None:
         self.san = self.needs.get("san")
@@ -142,10 +160,10 @@ class Store(Server):
                     state, stage, stored = self.filters.run(msg, r, box, script_of[box], now, client)
                     ledger.finish(r, 1, now, state, stage, self.code)
                     if stored:
-                        usage[box] += msg.size
+                        self._stored(box, msg.size)
                         delivered.append(r)
                     continue
-                usage[box] += msg.size
+                self._stored(box, msg.size)
             else:
                 replies["250"] += 1
             ledger.finish(r, 1, now, DELIVERED, stage, self.code)
@@ -153,6 +171,16 @@ class Store(Server):
         if delivered and self.replication is not None:
             self.replication.acknowledged(self, msg, delivered, now)
         return temporary, permanent, False
+
+    def _stored(self, box: int, size: int) -> None:
+        """A message of ``size`` bytes is in mailbox ``box``: a session open on it hears of it (IDLE)."""
+        boxes = self.mailboxes
+        boxes.usage[box] += size
+        boxes.messages[box] += 1
+        boxes.fresh[box] += 1
+        boxes.fresh_bytes[box] += size
+        if box in self.watching:
+            self.watching[box].new_mail()
 
     def apply(self, sizes, recipients: int, now: float) -> float:
         """Replay deliveries of ``sizes`` bytes to ``recipients`` mailboxes in all (a slice of the
@@ -173,8 +201,8 @@ class Store(Server):
 
     def gauges(self) -> tuple[float, ...]:
         if self.replication is None:
-            return 0, 0, 0
-        return self.replication.backlog_of(self)
+            return 0, 0, 0, self.sessions_open
+        return (*self.replication.backlog_of(self), self.sessions_open)
 
     def _unavailable(self, rows: list[int]) -> list[int]:
         self.replies["451"] += len(rows)
@@ -182,3 +210,9 @@ class Store(Server):
 
     def results(self) -> dict[str, dict]:
         return {**super().results(), "lmtp_replies": dict(self.replies)}
+
+
+def _cpu(dist, rng, speed: float):
+    """A sampler of CPU-seconds on this machine from ``dist`` (on the reference core)."""
+    draw = dist.draw_fn(rng)
+    return batched(lambda n: draw(n) / speed)

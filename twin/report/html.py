@@ -85,7 +85,18 @@ def _quality(k: dict) -> list[list]:
             f"<= {t['error_rate_max']:.0%}",
             _verdict(q["met"]["errors"]),
         ],
-    ]
+    ] + (
+        [
+            [
+                f"IMAP/POP commands within {t['command_within']}",
+                share(q["commands_within_share"]),
+                f">= {t['command_share']:.0%}",
+                _verdict(q["met"]["commands"]),
+            ]
+        ]
+        if "commands" in q
+        else []
+    )
 
 
 def _incidents(k: dict) -> list[list]:
@@ -207,6 +218,33 @@ def _sieve(k: dict) -> list[list]:
     return [*rows, ["all", total_boxes, *(sv[f] for f in keys)]]
 
 
+def _clients(k: dict) -> list[list]:
+    """The users' sessions per protocol: logins and why they failed, what was read and deleted, and the
+    commands' latency against the quality target (docs/clients.md)."""
+    rows = []
+    for name, c in (k.get("clients") or {}).items():
+        cmd = c["commands"]
+        failures = "; ".join(f"{r} {n:,}" for r, n in c["failures"].items())
+        within = c["commands_within_target"]
+        rows.append(
+            [
+                name,
+                f"{c['logins']:,}",
+                f"{c['login_failures']:,}" + (f" ({failures})" if failures else ""),
+                f"{c['sessions']:,}",
+                f"{c['sessions_cut']:,}",
+                f"{c['messages_fetched']:,}",
+                f"{c['messages_deleted']:,}",
+                f"{cmd['count']:,}",
+                cmd.get("p50_s"),
+                cmd.get("p95_s"),
+                cmd.get("p99_s"),
+                "-" if within is None else f"{within:.2%}",
+            ]
+        )
+    return rows
+
+
 def _lists(k: dict) -> list[list]:
     """Mailman on the list server: posts, copies, retries and bounce scores (docs/lists.md)."""
     rows = []
@@ -312,6 +350,11 @@ def write_report(res, out: Path) -> list[Path]:
             written["spool"] = plots.gauge(
                 "spool", spool_rows, plot_dir / "spool.png", tz, horizon_end, spans
             )
+        if k.get("clients"):
+            stores = res.timeseries[res.timeseries["kind"].isin(["store", "replica"])]
+            written["sessions"] = plots.gauge(
+                "sessions", stores, plot_dir / "sessions.png", tz, horizon_end, spans
+            )
         if k.get("replication"):
             stores = res.timeseries[res.timeseries["kind"].isin(["store", "replica"])]
             written["replication"] = plots.gauge(
@@ -365,6 +408,7 @@ def write_report(res, out: Path) -> list[Path]:
         quarantine=_quarantine(k),
         directions=_directions(k),
         lists=_lists(k),
+        clients=_clients(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

@@ -145,6 +145,7 @@ GAUGE_PLOTS = {
         "messages not replicated",
         "Replication backlog (held by the serving store)",
     ),
+    "sessions": ("sessions_open", "sessions open", "Users' IMAP, POP and webmail sessions open at the store"),
 }
 
 

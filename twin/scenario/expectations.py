@@ -69,6 +69,7 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "mailboxes": None,
     "scanners": None,
     "lmtp_replies": None,
+    "clients": None,  # per protocol (imap, pop, webmail: the scenario's names): docs/clients.md
     "quarantine": (
         "held",
         "to_release",

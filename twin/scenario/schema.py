@@ -289,6 +289,23 @@ class ScannerClass(ComponentClass):
     )
 
 
+class StoreAccess(Strict):
+    """What the users' IMAP, POP and webmail sessions cost a store (docs/clients.md). A FETCH or RETR also
+    reads each message from the RAID array (one ``disk`` operation and ``per_kb`` per KB) and an EXPUNGE
+    unlinks each deleted message file (one operation each)."""
+
+    login: DurationDist = Field(
+        description="CPU-seconds of a login on the reference core (TLS handshake, SASL, the mailbox's lookup)"
+    )
+    command: DurationDist = Field(
+        description="CPU-seconds of any other command (SELECT, a check for new mail, FETCH, STORE, EXPUNGE)"
+    )
+    per_kb: Duration = Field(0.0, ge=0, description="CPU-seconds per KB a FETCH or RETR sends")
+    metadata_ops: Count = Field(
+        0, ge=0, le=1000, description="SAN I/O operations of a SELECT or an EXPUNGE (index, header, quota)"
+    )
+
+
 class StoreClass(ComponentClass):
     """Cyrus IMAP: LMTP delivery into mailboxes (docs/platform.md §A)."""
 
@@ -299,6 +316,9 @@ class StoreClass(ComponentClass):
     )
     over_quota_perm_failure: bool = Field(
         False, description="lmtp_over_quota_perm_failure: 552 (bounce) instead of 452 (retry)"
+    )
+    access: StoreAccess | None = Field(
+        None, description="what the users' IMAP/POP sessions cost it; none: they cost nothing"
     )
 
 
@@ -542,6 +562,9 @@ class Mailboxes(Strict):
         0.0, ge=0, description="Zipf exponent of how often an address receives mail; 0: all alike"
     )
     expunge: Expunge | None = None
+    message_size: Size = Field(
+        50 * 1024, gt=0, description="mean size of a message kept in a mailbox: its usage in message files"
+    )
     domain: str = Field(
         "uni-paderborn.de", min_length=1, description="the local mail domain (addresses u<N>@domain)"
     )
@@ -622,6 +645,16 @@ def _weekdays(v: dict[str, float]) -> dict[str, float]:
 Weekdays = Annotated[dict[str, Real], AfterValidator(_weekdays)]
 
 
+def _hourly(v: list[float]) -> list[float]:
+    """A diurnal curve: 24 factors >= 0 with a positive sum."""
+    negative = [i for i, x in enumerate(v) if x < 0]
+    if negative:
+        raise FieldError(negative[0], "hourly factors must be >= 0")
+    if sum(v) <= 0:
+        raise ValueError("hourly factors must have a positive sum")
+    return v
+
+
 class Content(Strict):
     """What the scan and the stages look at in a class of messages, and their daily shape: the fields inbound
     mail classes and the users' submission classes share."""
@@ -653,12 +686,72 @@ class Content(Strict):
     @field_validator("diurnal")
     @classmethod
     def _positive_mean(cls, v: list[float]) -> list[float]:
-        negative = [i for i, x in enumerate(v) if x < 0]
-        if negative:
-            raise FieldError(negative[0], "hourly factors must be >= 0")
-        if sum(v) <= 0:
-            raise ValueError("hourly factors must have a positive sum")
-        return v
+        return _hourly(v)
+
+
+class ClientProtocol(Strict):
+    """How the users of one protocol (IMAP, POP3, webmail) use their mailboxes (docs/clients.md)."""
+
+    share: Real = Field(ge=0, le=1, description="share of the logins that use this protocol")
+    kerberos: Real = _share("logins with Kerberos (GSSAPI); the rest bind to LDAP with a password")
+    session: DurationDist = Field(
+        default_factory=lambda: {"dist": "constant", "value": 0},
+        validate_default=True,
+        description="how long a session stays open after its first fetch (0: it logs out at once)",
+    )
+    idle: bool = Field(
+        False, description="an open session is told of new mail and fetches it at once (IMAP IDLE)"
+    )
+    delete: Real = _share("messages fetched in a session that the user deletes (expunged at its end)")
+
+
+class Cleanup(Strict):
+    """A user whose mailbox is at its quota when logging in cleans it up (Cyrus's quota warning): with
+    probability ``share``, down to ``to`` times the quota."""
+
+    share: Real = Field(ge=0, le=1)
+    to: Real = Field(0.8, ge=0, le=1)
+
+
+class Clients(Strict):
+    """The users reading their mail: IMAP, POP3 and webmail sessions through the balancer to the store
+    (docs/platform.md §2, §6, §B; docs/clients.md)."""
+
+    logins: Rate = Field(gt=0, description="logins a day per reading mailbox (on a weekday factor of 1)")
+    readers: Real = Field(
+        1.0, ge=0, le=1, description="share of the active mailboxes whose users log in at all"
+    )
+    weekday: Weekdays = Field(
+        default_factory=lambda: dict.fromkeys(WEEKDAYS, 1.0),
+        description="factor per day of the week (mon..sun)",
+    )
+    diurnal: list[Real] = Field(
+        default_factory=lambda: [1.0] * 24,
+        min_length=24,
+        max_length=24,
+        description="relative login rate per local hour 0..23 (normalised to mean 1)",
+    )
+    protocols: dict[str, ClientProtocol] = Field(min_length=1, description="e.g. imap, pop, webmail")
+    client_latency: Duration = Field(0.0, ge=0, description="one-way latency between a client and the store")
+    retry: Duration = Field(
+        300.0, gt=0, description="a client whose login failed tries again after this, while its session lasts"
+    )
+    cleanup: Cleanup | None = Field(None, description="users cleaning up a full mailbox when they log in")
+    start: Duration = Field(0.0, ge=0)
+    stop: Duration | None = Field(None, gt=0, description="default: the horizon")
+    enabled: bool = True
+
+    @field_validator("diurnal")
+    @classmethod
+    def _positive_mean(cls, v: list[float]) -> list[float]:
+        return _hourly(v)
+
+    @model_validator(mode="after")
+    def _shares(self):
+        total = sum(p.share for p in self.protocols.values())
+        if abs(total - 1) > 1e-6:
+            raise FieldError("protocols", f"the protocols' shares sum to {total:g}, not 1")
+        return self
 
 
 class MailClass(Content):
@@ -923,6 +1016,7 @@ class Workload(Strict):
     inbound: Inbound | None = Field(None, description="mail from the Internet, stage by stage")
     submission: Submission | None = Field(None, description="mail the users send: internal and outbound")
     lists: Lists | None = Field(None, description="Mailman's lists: posts in, copies to the members out")
+    clients: Clients | None = Field(None, description="the users' IMAP, POP and webmail sessions")
     remote: Remote = Field(
         default_factory=Remote, description="the remote domains outbound mail, bounces and warnings go to"
     )
@@ -1105,6 +1199,10 @@ class Quality(Strict):
     )
     delivery_share: Real = Field(0.95, ge=0, le=1)
     error_rate_max: Real = Field(0.01, ge=0, le=1, description="temporary errors per SMTP transaction")
+    command_within: Duration = Field(
+        5.0, gt=0, description="an IMAP or POP command's reply should come within this"
+    )
+    command_share: Real = Field(0.95, ge=0, le=1, description="... for at least this share of commands")
 
 
 class Outputs(Strict):
