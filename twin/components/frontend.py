@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from twin.components.mailboxes import DEACTIVATED
 from twin.components.server import Server
 from twin.components.smtp import SmtpListener, SmtpService
 from twin.exim.queue import QueuedMessage, Step, connected, delivery_run, parse_delay_warning
@@ -163,6 +164,7 @@ class Frontend(Server):
         self.kdc = self.peer("kdc")
         self.scanners = self.peer("scanner")  # through the balancer's virtual address
         self.local = self.peer("store")  # the route for local mailboxes (stage 9)
+        self.mailboxes = self.ctx.mailboxes
         self.internet = self.peer("internet")  # remote domains: outbound mail, bounces, delay warnings
         self.internal = self.peer("internal")  # the subdomains' servers and the relay's systems (seed §4, §5)
         self.lists = self.peer("lists")  # the list server: posts to the lists, bounces of their copies
@@ -439,6 +441,15 @@ class Frontend(Server):
                 failed.append(r)
         if failed:
             self._give_up(item, failed, Check.FAIL_AFTER_CUTOFF.value)
+        boxes = self.mailboxes
+        if due and boxes.locked_count and item.group is self.local and item.msg.boxes is not None:
+            # Exim routes every address again at each attempt: the directory now says that a mailbox
+            # locked at its quota is deactivated, and its router fails the address (a bounce).
+            status, mb, r0 = boxes.status_of, item.msg.boxes, item.msg.r0
+            gone = [r for r in due if mb[r - r0] >= 0 and status[mb[r - r0]] == DEACTIVATED]
+            if gone:
+                self._give_up(item, gone, "deactivated")
+                due = [r for r in due if r not in set(gone)]
         return due
 
     def _transfer(

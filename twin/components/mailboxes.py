@@ -30,6 +30,7 @@ class Mailboxes:
 
     def __init__(self, env, streams, spec):
         n = spec.count
+        self.env = env
         self.spec = spec
         self.count = n
         rng = streams.generator("workload.mailboxes.population")
@@ -43,6 +44,20 @@ class Mailboxes:
         self.quarantine_of = self.quarantine.tolist()
         self.quota = np.full(n, float(spec.quota))
         usage = spec.usage.draw_fn(rng)(n) if n else np.zeros(0)
+        # Kinds of mailbox (students, staff, functional) with their own quota and usage, drawn from streams
+        # of their own; without them every mailbox is of one kind, ``all``.
+        self.class_names = list(spec.classes) or ["all"]
+        self.class_of = np.zeros(n, dtype=np.int64)
+        weight = np.ones(n)
+        if spec.classes and n:
+            crng = streams.generator("workload.mailboxes.classes")
+            edges = np.cumsum([c.share for c in spec.classes.values()])
+            self.class_of = np.minimum(np.searchsorted(edges, crng.random(n), side="right"), len(edges) - 1)
+            for k, c in enumerate(spec.classes.values()):
+                mine = self.class_of == k
+                self.quota[mine] = float(c.quota)
+                usage[mine] = c.usage.draw_fn(crng)(int(mine.sum()))
+                weight[mine] = c.weight
         usage = np.minimum(usage, self.quota * 0.999)
         over = rng.random(n) < spec.over_quota
         usage[over] = self.quota[over]
@@ -56,7 +71,7 @@ class Mailboxes:
         self.fresh_bytes: list[float] = [0.0] * n
         # Popularity: address i (in a random order) receives mail with weight rank^-popularity.
         ranks = rng.permutation(n) + 1.0
-        weights = ranks**-spec.popularity if spec.popularity > 0 else np.ones(n)
+        weights = (ranks**-spec.popularity if spec.popularity > 0 else np.ones(n)) * weight
         self._cdf = np.cumsum(weights) / weights.sum() if n else np.zeros(0)
         # Stage 12: the script template each mailbox runs (-1: none), drawn from a stream of its own.
         self.domain = spec.domain
@@ -71,6 +86,19 @@ class Mailboxes:
         self._expunge_rng = streams.generator("workload.mailboxes.expunge")
         if spec.expunge is not None and n:
             env.process(self._expunge(env, spec.expunge))
+        # Mailboxes at their quota too long are deactivated (stage 2) until cleaned up (docs/mailboxes.md):
+        # since when each has been full (nan: it is not), and which were deactivated for it. A mailbox full
+        # at the start has been so for a time drawn uniformly up to ``deactivate_after``.
+        self.usage_at_start = np.asarray(self.usage)
+        self.full_since = np.full(n, np.nan)
+        self.locked = np.zeros(n, dtype=bool)
+        self.deactivations = self.reactivations = 0
+        self.locked_count = 0  # mailboxes deactivated for their quota now
+        after = spec.deactivate_after
+        if after is not None and n:
+            lrng = streams.generator("workload.mailboxes.full_since")
+            self.full_since[over] = -lrng.random(int(over.sum())) * after
+            env.process(self._locks(env, after, spec.lock_check))
 
     def pick(self, rng: np.random.Generator, k: int) -> np.ndarray:
         """``k`` recipient mailboxes drawn by popularity."""
@@ -94,6 +122,48 @@ class Mailboxes:
                 self.usage[box] = left
             self.expunged += len(chosen)
 
+    def _locks(self, env, after: float, every: float):
+        """The directory's procedures, every ``every``: a mailbox full for ``after`` is deactivated, one
+        deactivated for it that is below its quota again is active again."""
+        while True:
+            yield env.timeout(every)
+            now = env.now
+            full = np.asarray(self.usage) >= self.quota
+            since = self.full_since
+            since[full & np.isnan(since)] = now
+            since[~full] = np.nan
+            lock = np.flatnonzero(full & (now - since >= after) & (self.status == ACTIVE))
+            unlock = np.flatnonzero(self.locked & ~full)
+            for box in lock.tolist():
+                self.status_of[box] = DEACTIVATED
+            for box in unlock.tolist():
+                self.status_of[box] = ACTIVE
+            self.status[lock], self.locked[lock] = DEACTIVATED, True
+            self.status[unlock], self.locked[unlock] = ACTIVE, False
+            self.deactivations += len(lock)
+            self.reactivations += len(unlock)
+            self.locked_count = int(self.locked.sum())
+
+    def by_class(self, span: float) -> dict[str, dict]:
+        """Per kind of mailbox: count, quota, usage at the start and now, growth a day over ``span``
+        seconds, mailboxes at their quota now and deactivated for it."""
+        usage = np.asarray(self.usage)
+        full = usage >= self.quota
+        out = {}
+        for k, name in enumerate(self.class_names):
+            mine = self.class_of == k
+            start, now = float(self.usage_at_start[mine].sum()), float(usage[mine].sum())
+            out[name] = {
+                "mailboxes": int(mine.sum()),
+                "quota_bytes": float(self.quota[mine].max()) if mine.any() else 0.0,
+                "usage_start_bytes": int(start),
+                "usage_bytes": int(now),
+                "growth_bytes_per_day": (now - start) / span * 86400 if span > 0 else None,
+                "over_quota_now": int(full[mine].sum()),
+                "locked_now": int(self.locked[mine].sum()),
+            }
+        return out
+
     def results(self) -> dict[str, dict]:
         """The ``mailboxes`` block of kpis.json (none without a population)."""
         if not self.count:
@@ -107,6 +177,10 @@ class Mailboxes:
                 "sieve": sum(t >= 0 for t in self.script_of) if self.script_of is not None else 0,
                 "over_quota_now": int((np.asarray(self.usage) >= self.quota).sum()),
                 "expunged": self.expunged,
+                "deactivated_for_quota": self.deactivations,
+                "reactivated": self.reactivations,
+                "locked_now": self.locked_count,
+                "by_class": self.by_class(self.env.now),
                 "usage_bytes": int(sum(self.usage)),
             }
         }

@@ -540,6 +540,22 @@ class Sieve(Strict):
         return self
 
 
+class MailboxClass(Strict):
+    """A kind of mailbox (students, staff, functional addresses) with its own quota and starting usage, and
+    how much mail its addresses receive relative to the others (docs/mailboxes.md)."""
+
+    share: Real = Field(ge=0, le=1, description="share of the population")
+    quota: Size = Field(gt=0, description="mailbox quota")
+    usage: SizeDist = Field(
+        default_factory=lambda: {"dist": "constant", "value": 0},
+        validate_default=True,
+        description="initial usage of its mailboxes not over quota (capped below the quota)",
+    )
+    weight: Real = Field(
+        1.0, gt=0, description="how much mail an address of this class receives, relative to the others"
+    )
+
+
 class Mailboxes(Strict):
     """The addresses mail can be sent to (docs/platform.md §B). Shares are of the population; each address has
     one status (active, deactivated, unknown, missing) and independent quota and quarantine settings."""
@@ -561,6 +577,20 @@ class Mailboxes(Strict):
     popularity: Real = Field(
         0.0, ge=0, description="Zipf exponent of how often an address receives mail; 0: all alike"
     )
+    classes: dict[str, MailboxClass] = Field(
+        default_factory=dict,
+        description="kinds of mailbox with their own quota and usage (their shares sum to 1); instead of "
+        "quota and usage",
+    )
+    deactivate_after: Duration | None = Field(
+        None,
+        gt=0,
+        description="a mailbox at its quota this long is deactivated (stage 2 refuses its mail) until it is "
+        "cleaned up; none: never",
+    )
+    lock_check: Duration = Field(
+        3600.0, gt=0, description="how often the directory's procedures deactivate and reactivate mailboxes"
+    )
     expunge: Expunge | None = None
     message_size: Size = Field(
         50 * 1024, gt=0, description="mean size of a message kept in a mailbox: its usage in message files"
@@ -575,6 +605,15 @@ class Mailboxes(Strict):
         total = self.deactivated + self.unknown + self.missing
         if total > 1 + 1e-9:
             raise FieldError("deactivated", f"deactivated + unknown + missing = {total:g}, more than 1")
+        if self.classes:
+            shares = sum(c.share for c in self.classes.values())
+            if abs(shares - 1) > 1e-6:
+                raise FieldError("classes", f"the classes' shares sum to {shares:g}, not 1")
+            # (compared with the defaults, not with the fields set: a resolved scenario sets every field)
+            default = type(self)()
+            for name in ("quota", "usage"):
+                if getattr(self, name) != getattr(default, name):
+                    raise FieldError(name, "give the quota and usage per class (classes) or here, not both")
         return self
 
 
