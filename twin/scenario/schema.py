@@ -540,17 +540,21 @@ class Sieve(Strict):
         return self
 
 
+def _initial_usage(whose: str):
+    return Field(
+        default_factory=lambda: {"dist": "constant", "value": 0},
+        validate_default=True,
+        description=f"initial usage of {whose} not over quota (capped below the quota)",
+    )
+
+
 class MailboxClass(Strict):
     """A kind of mailbox (students, staff, functional addresses) with its own quota and starting usage, and
     how much mail its addresses receive relative to the others (docs/mailboxes.md)."""
 
     share: Real = Field(ge=0, le=1, description="share of the population")
     quota: Size = Field(gt=0, description="mailbox quota")
-    usage: SizeDist = Field(
-        default_factory=lambda: {"dist": "constant", "value": 0},
-        validate_default=True,
-        description="initial usage of its mailboxes not over quota (capped below the quota)",
-    )
+    usage: SizeDist = _initial_usage("its mailboxes")
     weight: Real = Field(
         1.0, gt=0, description="how much mail an address of this class receives, relative to the others"
     )
@@ -569,11 +573,7 @@ class Mailboxes(Strict):
     over_quota: Real = _share("mailboxes at their quota when the run starts (stage 11)")
     quarantine: Real = _share("recipients who enabled the spam quarantine (stage 7)")
     quota: Size = Field(500 * 1024**2, gt=0, description="mailbox quota")
-    usage: SizeDist = Field(
-        default_factory=lambda: {"dist": "constant", "value": 0},
-        validate_default=True,
-        description="initial usage of mailboxes not over quota (capped below the quota)",
-    )
+    usage: SizeDist = _initial_usage("mailboxes")
     popularity: Real = Field(
         0.0, ge=0, description="Zipf exponent of how often an address receives mail; 0: all alike"
     )
