@@ -223,9 +223,11 @@ class MailAccess:
                 p.cut += 1
                 return
         p.took(done - now)
-        boxes.usage[box] -= boxes.usage[box] * k / boxes.messages[box]
-        boxes.messages[box] -= k
-        p.deleted += k
+        k = min(k, boxes.messages[box])  # another session may have expunged some meanwhile
+        if k > 0:
+            boxes.usage[box] -= boxes.usage[box] * k / boxes.messages[box]
+            boxes.messages[box] -= k
+            p.deleted += k
 
     def _closed(self, p: Protocol, store, box: int, session, cut: bool = False) -> None:
         """The session is no longer open (it logs out, or its store failed: ``cut``)."""
