@@ -16,6 +16,11 @@ reply, as in Cyrus's ``lmtpengine.c`` (checks at RCPT):
 A session whose store or frontend fails before the replies is not acknowledged: nothing is delivered,
 the message stays on the frontend's spool.
 
+The users' IMAP, POP and webmail sessions (``access.py``) cost it CPU (``login_cpu``, ``command_cpu``,
+``access_per_kb``), RAID operations and SAN metadata per command, from ``access`` in its scenario class;
+each message it takes is counted in its mailbox's files and new mail, and an IDLE session open on that
+mailbox (``watching``) is told.
+
 Every delivery (its recipients with a 250) enters the replication log that ``sync_client`` replays to the
 replica, and the primary and the replica swap roles in a switch-over (``replica.py``). A mailbox with a
 Sieve script runs it once the message is taken (stage 12, ``filters.py``): its row may end ``discarded`` or
