@@ -35,10 +35,10 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Generator
-from itertools import islice
 
 import numpy as np
 
+from twin.scenario.distributions import total
 from twin.sim.alarms import Alarms
 from twin.sim.histogram import LatencyHistogram
 from twin.sim.light import start_at
@@ -129,7 +129,6 @@ class MailAccess:
 
     def __init__(self, ctx, spec, stores, balancer, kdc, ldap):
         self.env = ctx.env
-        self.spec = spec
         self.address = stores  # the store group: connect() reaches the primary
         self.balancer = balancer  # the BalancerPair, or None
         self.kdc, self.ldap = kdc, ldap
@@ -144,7 +143,6 @@ class MailAccess:
             store.watching = self.watching
         self._deletes = ctx.streams.generator("workload.clients.deletes")
         self.alarms = Alarms(ctx.env)  # the open sessions' ends
-        self.open = 0
 
     # -- a session ------------------------------------------------------------------------------------------
 
@@ -163,7 +161,6 @@ class MailAccess:
                 return
             yield self.retry
         p.sessions += 1
-        self.open += 1
         store.sessions_open += 1
         yield from self._read(p, store, box, until)
 
@@ -231,7 +228,6 @@ class MailAccess:
 
     def _closed(self, p: Protocol, store, box: int, session, cut: bool = False) -> None:
         """The session is no longer open (it logs out, or its store failed: ``cut``)."""
-        self.open -= 1
         store.sessions_open -= 1
         if cut:
             p.cut += 1
@@ -304,15 +300,10 @@ class MailAccess:
         reaches the client."""
         done = self.env.now
         if store.station is not None and store.command_cpu is not None:
-            cpu = (
-                store.command_cpu() if commands == 1 else sum(islice(iter(store.command_cpu, None), commands))
-            )
-            done = store.station.assign(cpu + kb * store.access_per_kb)
+            done = store.station.assign(total(store.command_cpu, commands) + kb * store.access_per_kb)
         ops = reads + unlinks
         if ops and store.disk is not None:
-            op = store._disk_op
-            io = (op() if ops == 1 else sum(islice(iter(op, None), ops))) + kb * store._disk_per_kb
-            end = store.disk.assign(io)
+            end = store.disk.assign(store.disk_io(ops, kb))
             if end > done:
                 done = end
         if san and store.access_metadata_ops and store.san is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from twin.components.base import Component
 from twin.components.station import Station
-from twin.scenario.distributions import batched
+from twin.scenario.distributions import batched, total
 
 
 class Server(Component):
@@ -47,6 +47,10 @@ class Server(Component):
 
     def disk_time(self, size: int) -> float:
         return self._disk_op() + size * (1 / 1024) * self._disk_per_kb
+
+    def disk_io(self, ops: int, kb: float) -> float:
+        """Seconds of ``ops`` disk operations and ``kb`` KB of transfer."""
+        return total(self._disk_op, ops) + kb * self._disk_per_kb
 
 
 class QueueingStation(Component):

@@ -30,13 +30,12 @@ Sieve script runs it once the message is taken (stage 12, ``filters.py``): its r
 from __future__ import annotations
 
 from collections.abc import Generator
-from itertools import islice
 from typing import ClassVar
 
 from twin.components.base import Component
 from twin.components.mailboxes import MISSING
 from twin.components.server import Server
-from twin.scenario.distributions import batched
+from twin.scenario.distributions import batched, total
 from twin.sim.flow import Message, Released
 from twin.sim.ledger import STATE_CODE
 
@@ -193,10 +192,10 @@ class Store(Server):
         and one disk at a time, and the metadata on the SAN. Returns when the slice is applied."""
         done, n, kb = now, len(sizes), sum(sizes) / 1024
         if self.station is not None:  # n draws of the demand, taken in C, and the work per KB
-            cpu = sum(islice(iter(self.service_time, None), n)) + kb * self.per_kb
+            cpu = total(self.service_time, n) + kb * self.per_kb
             done = self.station.assign(cpu, now)
         if self.disk is not None:
-            io = sum(islice(iter(self._disk_op, None), n)) + kb * self._disk_per_kb
+            io = self.disk_io(n, kb)
             done = max(done, self.disk.assign(io, now))
         node = self.san.connect() if self.san is not None else None
         if self.metadata_ops and node is not None and node.station is not None:

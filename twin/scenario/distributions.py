@@ -37,6 +37,11 @@ def batched(draw: Callable[[int], np.ndarray]) -> Sampler:
     return itertools.chain.from_iterable(batches()).__next__
 
 
+def total(sample: Sampler, n: int) -> float:
+    """The sum of ``n`` values of ``sample`` (n draws, taken in C)."""
+    return sample() if n == 1 else sum(itertools.islice(iter(sample, None), n))
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 

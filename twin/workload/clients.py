@@ -41,7 +41,6 @@ class ClientSource(HourlySource):
         self.stop = min(spec.stop if spec.stop is not None else np.inf, ctx.scenario.clock.horizon)
         self.offered_messages = 0
         self.offered_recipients = 0
-        self.logins = 0
 
     def _offer_hour(self, t: float, span: float) -> Iterator[tuple[float, object]]:
         factor, hour = self.calendar.factor(t)
@@ -49,7 +48,6 @@ class ClientSource(HourlySource):
         n = int(rng.poisson(self.hourly[hour] * factor * span))
         if not n or not len(self.readers):
             return
-        self.logins += n
         times = (t + np.sort(rng.random(n)) * span).tolist()
         boxes = self.readers[rng.integers(len(self.readers), size=n)].tolist()
         u = rng.random((n, 2))
