@@ -98,9 +98,9 @@ class Clock(Strict):
     def _known_zone(cls, v: str) -> str:
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
             raise ValueError(
-                f"unknown time zone {v!r} (expected an IANA name such as Europe/Berlin)"
+                f"unknown time zone {v[:60]!r} (expected an IANA name such as Europe/Berlin)"
             ) from None
         return v
 
