@@ -15,6 +15,7 @@ from twin.analysis.queueing import jackson, mmc
 
 HORIZON, WARMUP = "44000s", "4000s"
 MAX_RELATIVE_HALF_WIDTH = 0.06
+REPLICATIONS_DIRECT = 20  # replications of the tests that drive a Station directly
 
 
 def _check(est, analytic: float, what: str) -> None:
@@ -112,3 +113,43 @@ def test_erlang_c_formula_against_direct_sum():
     direct = top / (sum(a**k / factorial(k) for k in range(c)) + top)
     assert erlang_c(c, a) == pytest.approx(direct, rel=1e-12)
     assert np.isclose(erlang_c(1, 0.7), 0.7)
+
+
+def test_a_station_with_a_background_batch_matches_the_gated_vacation_queue():
+    # One server, Poisson customers (lambda = 3/s, exponential service of mean 0.1 s: rho = 0.3) and a
+    # background batch of one stream of 0.2 s requests that never runs out: the M/G/1 queue with multiple
+    # vacations of V = 0.2 s and gated service,
+    # W_q = lambda E[S^2] / (2 (1 - rho)) + V / 2 + rho V / (1 - rho) = 0.0429 + 0.1 + 0.0857 = 0.2286 s
+    # (0.0429 s without the batch); the batch gets the time the customers leave, 1 - rho = 0.7 of the
+    # server. 20 replications of 20,000 s (60,000 customers) after 1,000 s of warm-up; a cycle lasts
+    # V / (1 - rho) = 0.29 s, so each replication spans ~70,000 cycles.
+    import simpy
+
+    from twin.analysis.queueing import gated_vacations_wait
+    from twin.analysis.statistics import confidence_interval
+    from twin.components.station import Station
+
+    lam, mean, v, warmup, span = 3.0, 0.1, 0.2, 1000.0, 20000.0
+    waits, shares = [], []
+    for seed in range(1, REPLICATIONS_DIRECT + 1):
+        rng = np.random.default_rng(seed)
+        n = int((warmup + span) * lam * 1.1)
+        arrivals, services = np.cumsum(rng.exponential(1 / lam, n)), rng.exponential(mean, n)
+        st = Station(simpy.Environment(), "disk", 1)
+        st.start_batch(10**9, 1, v, 0.0)
+        total_wait = count = 0
+        for t, s in zip(arrivals.tolist(), services.tolist(), strict=True):
+            if t > warmup + span:
+                break
+            if count == 0 and t >= warmup:
+                st.reset_stats(t)
+            end = st.assign(s, t)
+            if t >= warmup:
+                total_wait += end - s - t
+                count += 1
+        waits.append(total_wait / count)
+        shares.append(st.summary(warmup + span)["background_utilisation"])
+    theory = gated_vacations_wait(lam, mean, 2 * mean**2, v)
+    assert theory == pytest.approx(0.22857, rel=1e-4)
+    _check(confidence_interval(waits, 0.999), theory, "gated vacations W_q")
+    _check(confidence_interval(shares, 0.999), 1 - lam * mean, "background share")

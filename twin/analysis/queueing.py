@@ -55,3 +55,19 @@ def jackson(
     figures = [mmc(float(lam[i]), service_rates[i], servers[i]) for i in range(len(gamma))]
     total = sum(f.mean_in_system for f in figures) / gamma.sum()
     return figures, total
+
+
+def gated_vacations_wait(
+    arrival_rate: float, mean_service: float, second_moment: float, vacation: float
+) -> float:
+    """Mean wait W_q of the M/G/1 queue with multiple vacations of fixed length ``vacation`` and gated
+    service (Takagi, Queueing Analysis Vol. 1, 1991, §2.3): at the end of each vacation the server serves
+    the customers present then, and takes the next vacation after them:
+    W_q = lambda E[S^2] / (2 (1 - rho)) + V / 2 + rho V / (1 - rho).
+    This is a station with one server whose background batch has one stream of requests of length V
+    (``Station.start_batch``): a request issued when the previous one ends queues behind the customers
+    that came during it."""
+    rho = arrival_rate * mean_service
+    if rho >= 1:
+        raise ValueError(f"unstable: utilisation {rho} >= 1")
+    return arrival_rate * second_moment / (2 * (1 - rho)) + vacation / 2 + rho * vacation / (1 - rho)

@@ -16,17 +16,28 @@ The time-weighted statistics follow from the same numbers: work assigned to a se
 contiguous from ``now`` to its next free time, so the busy-server time up to ``now`` is the work assigned
 minus the work still ahead; the waiting-time area is the waits assigned minus the waiting still ahead.
 
+Background work (``Batch``, a backup reading the disks for hours): ``streams`` closed loops, each with one
+request of ``request`` seconds outstanding, issued again the moment the previous one ends, queued FIFO with
+the customers. A customer then waits behind at most the requests ahead of it, as on a real disk that
+interleaves a backup's I/Os with the interactive ones, instead of behind hours of work. The requests are
+booked lazily: a call at time t first books every request issued up to t (in one step for a stream
+while nothing else can make it wait), so a night of backup costs no SimPy events. With one server, one
+stream and Poisson customers it is the M/G/1 queue with multiple vacations and gated service
+(docs/validation.md). The background's work counts in the utilisation, not in the customers, their waits
+and sojourns.
+
 What a Station cannot do: only FIFO, no priorities and no preemption (a two-hour batch job assigned as one
-customer blocks everyone behind it: cut such work into pieces); the times given to ``assign`` must not
-decrease (``assign_after`` books a later step of an exchange now); a customer's times are fixed when it
-arrives, so a node that fails must ``cut`` its station (the customers present leave at that moment without
-service) and its clients must check that the node they waited for is still the one that answers
-(``Component.boot``).
+customer blocks everyone behind it: give it to ``start_batch``, which cuts it into requests); the times
+given to ``assign`` must not decrease (``assign_after`` books a later step of an exchange now); a
+customer's times are fixed when it arrives, so a node that fails must ``cut`` its station (the customers
+present leave at that moment without service) and its clients must check that the node they waited for
+is still the one that answers (``Component.boot``).
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 
 import simpy
@@ -37,6 +48,8 @@ class Station:
         "_area_busy0",
         "_area_queue0",
         "_arrivals0",
+        "_background0",
+        "_batch",
         "_free",
         "_gave_up",
         "_wait0",
@@ -44,6 +57,7 @@ class Station:
         "_window",
         "_work0",
         "arrivals",
+        "background_total",
         "env",
         "name",
         "servers",
@@ -66,6 +80,8 @@ class Station:
         self.arrivals = 0  # cumulative, for probes
         self.work_total = 0.0  # service seconds assigned since time 0
         self.wait_total = 0.0  # waiting seconds assigned since time 0
+        self.background_total = 0.0  # of work_total: the background's (``Batch``)
+        self._batch: Batch | None = None
         self._window: dict[str, float] | None = None
         self.reset_stats(0.0)
 
@@ -78,6 +94,7 @@ class Station:
         self._arrivals0 = self.arrivals
         self._wait0 = self.wait_total
         self._work0 = self.work_total
+        self._background0 = self.background_total
 
     # -- customers -----------------------------------------------------------------------------------------
 
@@ -86,6 +103,9 @@ class Station:
         with ``service_time`` of work: returns when its service ends."""
         if now is None:
             now = self.env.now
+        batch = self._batch
+        if batch is not None and batch.next <= now:
+            batch.advance(now)
         service_time *= self.slowdown
         free = self._free
         start = free[0]
@@ -111,10 +131,25 @@ class Station:
         later = ready + service_time * self.slowdown
         return later if later > end else end
 
+    def assign_sequence(self, service_time: float, ops: int) -> float:
+        """A customer arriving now whose ``ops`` operations (``service_time`` in all) come one after the
+        other, each when the one before it is done (a command that reads n message files): returns when
+        its last ends. It is booked as one customer; while a background batch runs, each operation after
+        the first waits behind the batch's requests as the first did, and that is added to its end (the
+        server serves the batch meanwhile). Without a batch the operations follow each other at once, as
+        on a lightly loaded array (docs/validation.md compares both with booking each operation)."""
+        now = self.env.now
+        end = self.assign(service_time, now)
+        batch = self._batch
+        if ops > 1 and batch is not None and batch.left > 0:
+            return end + (ops - 1) * (end - service_time * self.slowdown - now)
+        return end
+
     def assign_within(self, service_time: float, patience: float) -> float | None:
         """``assign``, but a customer who would wait longer than ``patience`` does not stay: returns None
         (it leaves after ``patience`` without service)."""
         now = self.env.now
+        self.catch_up(now)
         if self._free[0] - now <= patience:
             return self.assign(service_time)
         self.arrivals += 1
@@ -129,7 +164,12 @@ class Station:
 
     def cut(self, now: float) -> None:
         """The node failed at ``now``: every customer present leaves now, without the rest of its service
-        or its wait; the servers are free from now. The statistics keep what happened until now."""
+        or its wait; the servers are free from now (a background batch stops). The statistics keep what
+        happened until now."""
+        self.catch_up(now)
+        if self._batch is not None:
+            self.background_total -= self._batch.ahead(now)
+            self._batch.stop(now, cut=True)
         free = self._free
         self.work_total -= sum(f - now for f in free if f > now)
         self._prune(now)
@@ -139,6 +179,35 @@ class Station:
         self._gave_up = []
         self._free = [min(f, now) for f in free]
         heapq.heapify(self._free)
+
+    def set_slowdown(self, factor: float, now: float) -> None:
+        """Work from ``now`` on takes ``factor`` times its service time (a degraded node)."""
+        self.catch_up(now)
+        self.slowdown = factor
+
+    # -- background work -----------------------------------------------------------------------------------
+
+    def start_batch(self, requests: int, streams: int, request: float, now: float) -> Batch:
+        """Background work of ``requests`` requests of ``request`` seconds each, ``streams`` of them
+        outstanding at once, from ``now`` (``Batch``). One batch at a time."""
+        self.catch_up(now)
+        if self._batch is not None and not self._batch.finished(now):
+            raise RuntimeError(f"station {self.name!r} already runs a batch")
+        self._batch = Batch(self, requests, streams, request, now)
+        self._batch.advance(now)
+        return self._batch
+
+    def stop_batch(self, now: float) -> None:
+        """The batch issues no more requests after ``now`` (those under way end as booked)."""
+        self.catch_up(now)
+        if self._batch is not None:
+            self._batch.stop(now)
+
+    def catch_up(self, now: float) -> None:
+        """Book the background's requests issued up to ``now`` (before the station is read or used)."""
+        batch = self._batch
+        if batch is not None and batch.next <= now:
+            batch.advance(now)
 
     # -- state at a time -----------------------------------------------------------------------------------
 
@@ -152,10 +221,12 @@ class Station:
     @property
     def busy(self) -> int:
         now = self.env.now
+        self.catch_up(now)
         return sum(1 for f in self._free if f > now)
 
     @property
     def queued(self) -> int:
+        self.catch_up(self.env.now)
         self._prune(self.env.now)
         return len(self._waiting) + len(self._gave_up)
 
@@ -167,23 +238,28 @@ class Station:
         """Whether fewer than ``limit`` customers are present at ``now``. Quick when a server is idle:
         then nobody waits (a waiting customer keeps every server booked past ``now``), nor is anyone
         still waiting to give up (the earliest free time only grows), so at most servers - 1 are present."""
+        self.catch_up(now)
         if self._free[0] <= now and self.servers <= limit:
             return True
         return self.in_system < limit
 
     def snapshot(self, now: float) -> tuple[int, int, int, int, float]:
         """(arrivals, completions, busy, queued, busy-server seconds) at ``now``, for the probe."""
+        self.catch_up(now)
         self._prune(now)
         busy = sum(1 for f in self._free if f > now)
         queued = len(self._waiting) + len(self._gave_up)
         return self.arrivals, self.arrivals - busy - queued, busy, queued, self.busy_total_at(now)
 
     def busy_total_at(self, now: float) -> float:
-        """Busy-server seconds from time 0 to ``now`` (``now`` not before the last assignment)."""
+        """Busy-server seconds from time 0 to ``now`` (``now`` not before the last assignment), the
+        background's included."""
+        self.catch_up(now)
         return self.work_total - sum(f - now for f in self._free if f > now)
 
     def queue_area_at(self, now: float) -> float:
         """Customer-seconds spent waiting from time 0 to ``now``."""
+        self.catch_up(now)
         self._prune(now)
         ahead = sum(s - max(a, now) for a, s in self._waiting)
         ahead += sum(leave - max(a, now) for a, leave in self._gave_up)
@@ -204,7 +280,10 @@ class Station:
         area_queue = self.queue_area_at(now) - self._area_queue0
         customers = self.arrivals - self._arrivals0
         wait = self.wait_total - self._wait0
-        sojourn = wait + self.work_total - self._work0
+        background = self.background_total - self._background0
+        if self._batch is not None:  # the part still ahead of ``now`` is not done yet
+            background -= self._batch.ahead(now)
+        sojourn = wait + self.work_total - self._work0 - (self.background_total - self._background0)
         return {
             "servers": self.servers,
             "customers": customers,
@@ -213,4 +292,90 @@ class Station:
             "mean_queue": area_queue / span if span > 0 else float("nan"),
             "mean_in_system": (area_queue + area_busy) / span if span > 0 else float("nan"),
             "utilisation": area_busy / (self.servers * span) if span > 0 else float("nan"),
+            "background_utilisation": background / (self.servers * span) if span > 0 else float("nan"),
         }
+
+
+class Batch:
+    """Background work on a station: ``requests`` requests of ``request`` seconds (times the station's
+    slowdown), ``streams`` of them outstanding at once; a stream issues its next request the moment its
+    previous one ends. Booked lazily by ``advance``: ``done`` counts the requests booked, ``end`` is when
+    the last booked one ends; the batch is finished when every request is booked and has ended."""
+
+    __slots__ = ("done", "end", "issue", "left", "next", "request", "requests", "station", "stopped")
+
+    def __init__(self, station: Station, requests: int, streams: int, request: float, now: float):
+        if streams < 1 or request <= 0:
+            raise ValueError("a batch needs at least one stream and requests of positive length")
+        self.station = station
+        self.requests = requests
+        self.left = requests  # requests not booked yet
+        self.done = 0  # requests booked (the last ones may still be under way)
+        self.request = request
+        self.issue = [now] * min(streams, max(requests, 1))  # when each stream issues its next request
+        self.next = now if requests else math.inf
+        self.end = now
+        self.stopped = False
+        if not requests:
+            self.issue = []
+
+    def finished(self, now: float) -> bool:
+        self.station.catch_up(now)
+        return self.left == 0 and self.end <= now
+
+    def ahead(self, now: float) -> float:
+        """Seconds of its booked work still ahead of ``now`` (booked up to ``now`` first)."""
+        self.station.catch_up(now)
+        c = self.request * self.station.slowdown
+        return sum(min(e - now, c) for e in self.issue if e > now)
+
+    def stop(self, now: float, cut: bool = False) -> None:
+        """No more requests after ``now``; with ``cut`` (the station failed) the ones under way end now."""
+        self.left = 0
+        if cut:
+            self.issue = [e if e <= now else now for e in self.issue]
+            self.end = min(self.end, now)
+        self.next = math.inf
+        self.stopped = True
+
+    def advance(self, t: float) -> None:
+        """Book every request issued up to ``t``, in the order of their issue times. A stream is moved
+        on by many requests in one step while the servers not held by the batch's streams cannot all be
+        taken by the customers booked ahead (then each of its requests starts when it is issued); else
+        one request at a time, as ``assign`` would book it."""
+        st = self.station
+        free, issue, servers = st._free, self.issue, st.servers
+        while self.left > 0:
+            tau = min(issue)
+            if tau > t:
+                break
+            j = issue.index(tau)
+            c = self.request * st.slowdown
+            n = 1
+            # Booked work beyond tau that is not the other streams' own requests: the customers'.
+            ahead = [f for f in free if f > tau]
+            for i, e in enumerate(issue):
+                if i != j and e in ahead:
+                    ahead.remove(e)
+            if len(ahead) + len(issue) <= servers:
+                n = int((t - tau) // c) + 1
+                if n * len(issue) > self.left:
+                    n = 1  # near the end: one at a time, so the streams share the last requests in order
+            if n == 1:
+                start = free[0] if free[0] > tau else tau
+                end = start + c
+            else:
+                end = tau + n * c
+            heapq.heapreplace(free, end)
+            work = n * c
+            st.work_total += work
+            st.background_total += work
+            self.left -= n
+            self.done += n
+            issue[j] = end
+            if end > self.end:
+                self.end = end
+        if self.left == 0:
+            self.next = math.inf
+        else:
+            self.next = min(issue)

@@ -162,11 +162,10 @@ class FaultInjector:
         self._set_slowdown(comp, active)
         incident.end = self.env.now
 
-    @staticmethod
-    def _set_slowdown(comp, factors: list[float]) -> None:
+    def _set_slowdown(self, comp, factors: list[float]) -> None:
         slowdown = math.prod(factors)  # overlapping degradations multiply; none: exactly 1.0 again
         for station in comp.stations():
-            station.slowdown = slowdown
+            station.set_slowdown(slowdown, self.env.now)
 
     def _random(self, fault: RandomFailures, node: str, index: int):
         up_time = self.streams.sampler(f"faults.{index}.{node}.mtbf", fault.mtbf)
