@@ -285,7 +285,7 @@ CASES: list[Case] = [
     Case(
         "bound-nodes",
         ["validate", "{B}", "--set", MANY_NODES],
-        f"{_set_name(MANY_NODES)}: platform: 11,023 nodes; at most 10,000",
+        f"{_set_name(MANY_NODES)}: platform: 11,024 nodes; at most 10,000",
     ),
     # -- values out of range, of the wrong type, or naming what does not exist ----------------------------
     *_sets(
@@ -403,7 +403,7 @@ CASES: list[Case] = [
             ),
             (
                 "platform.frontend.routing={nowhere: 0.5}",
-                "platform.frontend.routing.nowhere: unknown target 'nowhere' (expected one of: blocklist, esx, frontend, internal, kdc, ldap, lists, load_balancer, replica, san, scan_central, scanner, store, delivered, rejected, bounced, quarantined, attachment_held, discarded, redirected, lost, expired_at_sender)",
+                "platform.frontend.routing.nowhere: unknown target 'nowhere' (expected one of: backup, blocklist, esx, frontend, internal, kdc, ldap, lists, load_balancer, replica, san, scan_central, scanner, store, delivered, rejected, bounced, quarantined, attachment_held, discarded, redirected, lost, expired_at_sender)",
             ),
             (
                 "platform.frontend.routing={store: 1.5}",
@@ -415,7 +415,7 @@ CASES: list[Case] = [
             ),
             (
                 "platform.load_balancer.serves=[frontends]",
-                "platform.load_balancer.serves[0]: unknown class 'frontends' behind the balancer (expected one of: blocklist, frontend, scanner, scan_central, store, replica, san, lists, ldap, kdc, internal, esx)",
+                "platform.load_balancer.serves[0]: unknown class 'frontends' behind the balancer (expected one of: blocklist, frontend, scanner, scan_central, store, replica, san, lists, ldap, kdc, internal, backup, esx)",
             ),
             (
                 "platform.scanner.concurrency=0",
@@ -547,7 +547,7 @@ CASES: list[Case] = [
             ),
             (
                 "workload.sources=[{name: a, enter: nowhere, rate: 1/s}]",
-                "workload.sources[0].enter: unknown target 'nowhere' (expected one of: blocklist, esx, frontend, internal, kdc, ldap, lists, load_balancer, replica, san, scan_central, scanner, store)",
+                "workload.sources[0].enter: unknown target 'nowhere' (expected one of: backup, blocklist, esx, frontend, internal, kdc, ldap, lists, load_balancer, replica, san, scan_central, scanner, store)",
             ),
             (
                 "workload.sources=[{name: a, enter: store, rate: 1/s}, {name: a, enter: store, rate: 1/s}]",
@@ -569,7 +569,7 @@ CASES: list[Case] = [
             ),
             (
                 "expect=[nothing.x == 1]",
-                "expect[0]: no 'nothing' in the results (expected one of: scenario, seed, simulated_seconds, messages_offered, recipients, conservation_ok, conservation, by_traffic_class, by_stage, directions, delivery_latency, components, queues, incidents, funnel, service_quality, smtp, submission, remote, internal, mailman, balancer, mailboxes, scanners, lmtp_replies, clients, quarantine, sieve, replication)",
+                "expect[0]: no 'nothing' in the results (expected one of: scenario, seed, simulated_seconds, messages_offered, recipients, conservation_ok, conservation, by_traffic_class, by_stage, directions, delivery_latency, components, queues, incidents, funnel, service_quality, smtp, submission, remote, internal, mailman, balancer, mailboxes, scanners, lmtp_replies, lmtp_latency, backup, clients, quarantine, sieve, replication)",
             ),
             (
                 "expect+=__import__('os').system('x') == 0",

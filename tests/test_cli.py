@@ -126,7 +126,7 @@ def test_negative_seed_is_bad_input(tmp_path, capsys):
 
 def test_validate_accepts_good_files(capsys):
     assert main(["validate", str(BASELINE)]) == 0
-    assert capsys.readouterr().out.startswith(f"{BASELINE}: ok (baseline: 29 platform nodes")
+    assert capsys.readouterr().out.startswith(f"{BASELINE}: ok (baseline: 30 platform nodes")
 
 
 def test_validate_reports_each_bad_file_and_still_checks_the_rest(capsys, tmp_path):
@@ -150,7 +150,7 @@ def test_topology_lists_draws_and_dumps(capsys, tmp_path):
     png = tmp_path / "t.png"
     assert main(["topology", str(BASELINE), "--png", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "fe4" in out and "esx1" in out and "30 nodes" in out
+    assert "fe4" in out and "esx1" in out and "31 nodes" in out
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert main(["topology", str(BASELINE), "--json"]) == 0
     graph = json.loads(capsys.readouterr().out)

@@ -162,8 +162,8 @@ class Model:
     def _end_warmup(self, at: float):
         yield self.env.timeout(at)
         for comp in self.components.values():
-            if comp.station is not None:
-                comp.station.reset_stats(self.env.now)
+            for station in comp.stations():
+                station.reset_stats(self.env.now)
 
     def run(self, progress: Progress | None = None, every: float = 0.5) -> None:
         """Process every event and arrival before ``end`` (horizon + drain) and close the books;
@@ -173,8 +173,8 @@ class Model:
         self.advance(horizon, progress, every)
         if not self.scenario.outputs.statistics_include_drain:
             for comp in self.components.values():
-                if comp.station is not None:
-                    comp.station.close_window(horizon)
+                for station in comp.stations():
+                    station.close_window(horizon)
         self.advance(self.end, progress, every)
         self.probe.finish(self.end)
         self.ledger.flush()

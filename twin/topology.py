@@ -37,6 +37,7 @@ LAYER = {
     "ldap": 4,
     "kdc": 4,
     "san": 5,
+    "backup": 5,
     "esx": 6,
 }
 
@@ -61,6 +62,10 @@ LINKS = (
     ("store", "ldap", False),  # password logins at IMAP/POP3 bind to the directory
     ("store", "replica", False),  # rolling sync_client replication, ~5 min behind (seed §2)
     ("lists", "ldap", False),
+    # The TSM server's schedule starts the nightly backup on the store that serves (seed §2); the replica
+    # when it has been promoted.
+    ("backup", "store", False),
+    ("backup", "replica", False),
 )
 
 
@@ -161,6 +166,15 @@ DEPENDENCIES = (
         "replication stops: the primary's log grows and the next sync_client run catches up",
         True,
         "tests/test_replica.py::test_the_replica_without_its_san_stops_replication_and_catches_up",
+    ),
+    Dependency(
+        "store",
+        "backup",
+        "the night's backup is missed (recorded in the backup block), or fails if it was running; mail is "
+        "not affected",
+        True,
+        "tests/test_backup.py::test_a_tsm_outage_misses_the_backup_and_no_mail",
+        only="backup",
     ),
     Dependency(
         "lists",

@@ -257,14 +257,17 @@ def collect(model, timeseries) -> dict[str, dict]:
             out.setdefault(block, {})[comp.name] = entry
     clock = model.scenario.clock
     last = model.end if model.scenario.outputs.statistics_include_drain else clock.horizon
-    peaks = {}
+    peaks = disk_peaks = {}
     if len(timeseries):
         window = timeseries[(timeseries["t"] > clock.warmup) & (timeseries["t"] <= last)]
-        peaks = window.groupby("component", observed=True)["utilisation"].max().to_dict()
+        by = window.groupby("component", observed=True)
+        peaks, disk_peaks = by["utilisation"].max().to_dict(), by["disk_utilisation"].max().to_dict()
     for name, entry in out.get("components", {}).items():
         for k, v in entry.items():
             entry[k] = _finite(v)
         entry["utilisation_peak"] = _finite(peaks.get(name, float("nan")))
+        if "disk_utilisation" in entry:
+            entry["disk_utilisation_peak"] = _finite(disk_peaks.get(name, float("nan")))
     for service in model.services:
         out.update(service.results())
     return out

@@ -1,6 +1,7 @@
 """One component class per kind of topology node (``REGISTRY``); classes without their own protocol are
 plain ``Server``s. Adding a kind: docs/architecture.md, "Adding a component"."""
 
+from twin.components.backup import Backup
 from twin.components.balancer import LoadBalancer
 from twin.components.base import Component, Group
 from twin.components.frontend import Frontend
@@ -23,6 +24,7 @@ REGISTRY: dict[str, type[Component]] = {
     "store": Primary,
     "replica": Replica,
     "load_balancer": LoadBalancer,
+    "backup": Backup,
 }
 DEFAULT = Server
 

@@ -33,14 +33,11 @@ what users delete (one mailbox population serves both stores).
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Generator
-
-import numpy as np
 
 from twin.scenario.distributions import total
 from twin.sim.alarms import Alarms
-from twin.sim.histogram import LatencyHistogram
+from twin.sim.histogram import Latencies
 from twin.sim.light import start_at
 
 ROUND_TRIPS_LOGIN = 3  # est: the server's greeting, the TLS handshake, the login itself
@@ -52,18 +49,17 @@ REASONS = (
     "connection lost",
     "san unreachable",
 )
-FLUSH = 4096  # latencies kept before they go into the histogram
 
 
 class Protocol:
-    """One protocol's settings and figures."""
+    """One protocol's settings and figures; its commands' latencies while the store's nightly backup
+    runs and otherwise (``during`` / ``outside``)."""
 
     def __init__(self, name: str, spec, within: float):
         self.name = name
         self.spec = spec
         self.idle = spec.idle
         self.delete = spec.delete
-        self.within = within
         self.logins = 0
         self.failures = dict.fromkeys(REASONS, 0)
         self.sessions = 0
@@ -71,26 +67,14 @@ class Protocol:
         self.fetched = 0
         self.deleted = 0
         self.cleanups = 0
-        self.late = 0
-        self.histogram = LatencyHistogram()
-        self._pending = array("d")
+        self.outside, self.during = Latencies(within), Latencies(within)
 
-    def took(self, latency: float) -> None:
-        pending = self._pending
-        pending.append(latency)
-        if latency > self.within:
-            self.late += 1
-        if len(pending) >= FLUSH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._pending:
-            self.histogram.add(np.frombuffer(self._pending, dtype=np.float64).copy())
-            self._pending = array("d")
+    def took(self, latency: float, backup: bool) -> None:
+        (self.during if backup else self.outside).took(latency)
 
     def results(self) -> dict:
-        self.flush()
-        h = self.histogram
+        h = Latencies.merged((self.outside, self.during))
+        late = self.outside.late + self.during.late
         return {
             "logins": self.logins,
             "login_failures": sum(self.failures.values()),
@@ -101,7 +85,9 @@ class Protocol:
             "messages_deleted": self.deleted,
             "cleanups": self.cleanups,
             "commands": h.summary(),
-            "commands_within_target": (1 - self.late / h.n) if h.n else None,
+            "commands_within_target": (1 - late / h.n) if h.n else None,
+            "commands_during_backup": self.during.summary(),
+            "commands_outside_backup": self.outside.summary(),
         }
 
 
@@ -182,7 +168,7 @@ class MailAccess:
                 boxes.fresh_bytes[box] += size
                 self._closed(p, store, box, session, cut=True)
                 return
-        p.took(done - now)
+        p.took(done - now, store.backing_up)
         p.fetched += n
         wake = until if until > done else done
         if wake > env.now:
@@ -205,7 +191,8 @@ class MailAccess:
         k = int(fetched * p.delete + float(self._deletes.random())) if p.delete > 0 and fetched else 0
         cleanup = self.cleanup
         full = cleanup is not None and boxes.usage[box] >= boxes.quota_of[box]
-        if full and float(self._deletes.random()) < cleanup.share:  # the quota warning is read
+        cleaned = full and float(self._deletes.random()) < cleanup.share  # the quota warning is read
+        if cleaned:  # old mail goes: the deletions take the oldest messages
             p.cleanups += 1
             surplus = 1 - boxes.quota_of[box] * cleanup.to / boxes.usage[box]
             k = max(k, round(boxes.messages[box] * surplus))
@@ -219,11 +206,10 @@ class MailAccess:
             if store.boot != boot:
                 p.cut += 1
                 return
-        p.took(done - now)
+        p.took(done - now, store.backing_up)
         k = min(k, boxes.messages[box])  # another session may have expunged some meanwhile
         if k > 0:
-            boxes.usage[box] -= boxes.usage[box] * k / boxes.messages[box]
-            boxes.messages[box] -= k
+            boxes.delete(box, k, oldest=cleaned)
             p.deleted += k
 
     def _closed(self, p: Protocol, store, box: int, session, cut: bool = False) -> None:
@@ -255,7 +241,7 @@ class MailAccess:
                 boxes.fresh[box] += n
                 boxes.fresh_bytes[box] += size
                 return
-        session.protocol.took(done - now)
+        session.protocol.took(done - now, store.backing_up)
         session.protocol.fetched += n
         session.fetched += n
 
@@ -286,7 +272,7 @@ class MailAccess:
         yield done - now
         if store.boot != boot or (node is not None and node.boot != node_boot):
             return self._failed(p, "connection lost")
-        p.took(done - now)
+        p.took(done - now, store.backing_up)
         return store
 
     def _failed(self, p: Protocol, reason: str) -> None:
@@ -303,7 +289,7 @@ class MailAccess:
             done = store.station.assign(total(store.command_cpu, commands) + kb * store.access_per_kb)
         ops = reads + unlinks
         if ops and store.disk is not None:
-            end = store.disk.assign(store.disk_io(ops, kb))
+            end = store.disk.assign_sequence(store.disk_io(ops, kb), ops)
             if end > done:
                 done = end
         if san and store.access_metadata_ops and store.san is not None:

@@ -69,6 +69,12 @@ class Mailboxes:
         self.messages: list[int] = np.rint(usage / spec.message_size).astype(np.int64).tolist()
         self.fresh: list[int] = [0] * n  # messages not fetched yet
         self.fresh_bytes: list[float] = [0.0] * n
+        # What the nightly backup holds of each mailbox (components/backup.py): its files and bytes as of
+        # the last backup, less what was deleted since (the mailboxes as they are at the start are in it);
+        # and the bytes of backed-up messages deleted since the last backup (kept 90 days, seed §2).
+        self.backed: list[int] = list(self.messages)
+        self.backed_bytes: list[float] = list(self.usage)
+        self.deleted_backed_bytes = 0.0
         # Popularity: address i (in a random order) receives mail with weight rank^-popularity.
         ranks = rng.permutation(n) + 1.0
         weights = (ranks**-spec.popularity if spec.popularity > 0 else np.ones(n)) * weight
@@ -118,9 +124,28 @@ class Mailboxes:
                 continue
             chosen = full[self._expunge_rng.random(len(full)) < spec.share]
             for box, left in zip(chosen.tolist(), (self.quota[chosen] * spec.to).tolist(), strict=True):
-                self.messages[box] = round(self.messages[box] * left / self.usage[box])
-                self.usage[box] = left
+                k = self.messages[box] - round(self.messages[box] * left / self.usage[box])
+                if k > 0:
+                    self.delete(box, k, oldest=True)
             self.expunged += len(chosen)
+
+    def delete(self, box: int, k: int, oldest: bool = False) -> None:
+        """``k`` messages of mailbox ``box`` (at most its files) are expunged, each of the mailbox's mean
+        size: the newest first (what the user has just read), or the ``oldest`` (a clean-up). Those the
+        backup holds become deleted versions in it (``deleted_backed_bytes``)."""
+        n = self.messages[box]
+        k = min(k, n)
+        if k <= 0:
+            return
+        size = self.usage[box] / n
+        backed = self.backed[box]
+        gone = min(k, backed) if oldest else max(0, k - (n - backed))  # of the files the backup holds
+        if gone:
+            self.backed[box] = backed - gone
+            self.backed_bytes[box] = max(0.0, self.backed_bytes[box] - gone * size)
+            self.deleted_backed_bytes += gone * size
+        self.usage[box] -= self.usage[box] * k / n
+        self.messages[box] = n - k
 
     def _locks(self, env, after: float, every: float):
         """The directory's procedures, every ``every``: a mailbox full for ``after`` is deactivated, one

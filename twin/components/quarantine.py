@@ -20,9 +20,9 @@ quarantine whose central server is down still takes mail and sends digests.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Generator
 
+from twin.sim.calendar import daily
 from twin.sim.flow import Mail, Message, Released
 from twin.sim.ledger import STATE_CODE
 
@@ -112,19 +112,7 @@ class Quarantine:
 
     def digest_times(self) -> Generator[float, None, None]:
         """The simulated times of the digests: ``digest_at`` local time each day, until the end of the run."""
-        zone = self.clock.zone
-        t0 = self.clock.t0.astimezone(dt.UTC)  # instants: aware datetimes of one zone subtract as wall clocks
-        date = t0.astimezone(zone).date()
-        while True:
-            local = dt.datetime.combine(date, dt.time(0), tzinfo=zone) + dt.timedelta(
-                seconds=self.spec.digest_at
-            )
-            t = (local.astimezone(dt.UTC) - t0).total_seconds()
-            if t >= self.end:
-                return
-            if t >= 0:
-                yield t
-            date += dt.timedelta(days=1)
+        return daily(self.clock, self.spec.digest_at, self.end)
 
     def _daily(self):
         env = self.env

@@ -17,7 +17,8 @@ What the primary acknowledged and had not replicated is at risk when it fails (R
   primary is back (resynchronised), so nothing is lost;
 - ``loss``: its disks are gone: every recipient of the unreplicated entries ends ``lost`` (stage
   ``unreplicated``, at the primary), and the store comes back empty: it takes replication again only
-  after ``full_resync``.
+  after ``full_resync``. When both stores lost their data, the one that serves is restored from the
+  nightly backup first (``backup.py``: the backup's size at its ``restore_rate``) and serves after that.
 
 Failover is manual (seed §2): ``switchover`` after the primary fails, if it is still down, the replica
 serves LMTP as the new primary: the store address the frontends deliver to is handed over and their
@@ -274,10 +275,11 @@ class Replication:
         if store.empty:
             store.empty = False
             if store is self.active:
-                # Nobody switched over: the store is filled again from the other one before it serves.
+                # Nobody switched over: the store is filled again before it serves, from the other one, or
+                # from the nightly backup when that lost its data too (components/backup.py).
                 self.address.serve_with([])
                 self._refilling.add(store.name)
-                self.env.process(self._refilled(store))
+                self.env.process(self._refilled(store, self._refill_time(store)))
             else:
                 self.ready_at = self.env.now + self.full_resync
             return
@@ -287,8 +289,19 @@ class Replication:
             self.stranded = ReplicationLog()
             self.stranded_on = None
 
-    def _refilled(self, store: Store):
-        yield self.env.timeout(self.full_resync)
+    def _refill_time(self, store: Store) -> float:
+        """How long ``store``, back empty, takes to be filled: a full resync from the other store, or a
+        restore from the backup (at its restore rate) when there is no other store with the data."""
+        other = self.standby if store is self.active else self.active
+        backup = store.peer("backup")
+        if (other is None or other.empty) and backup is not None and backup.members:
+            restore = backup.members[0].restore(store, self.env.now)
+            if restore is not None:
+                return restore
+        return self.full_resync
+
+    def _refilled(self, store: Store, wait: float):
+        yield self.env.timeout(wait)
         self._refilling.discard(store.name)
         if store is self.active:
             self.address.serve_with([store])

@@ -41,6 +41,21 @@ class Server(Component):
     def stations(self) -> list[Station]:
         return [s for s in (self.station, self.disk) if s is not None]
 
+    def results(self) -> dict[str, dict]:
+        """The CPU station's figures and, with a disk array, the disk's (``disk_*``; its utilisation
+        includes background work such as the nightly backup, ``disk_background_utilisation``)."""
+        out = super().results()
+        if self.disk is not None and "components" in out:
+            d = self.disk.statistics(self.ctx.end)
+            out["components"].update(
+                disk_servers=d["servers"],
+                disk_customers=d["customers"],
+                disk_mean_wait=d["mean_wait"],
+                disk_utilisation=d["utilisation"],
+                disk_background_utilisation=d["background_utilisation"],
+            )
+        return out
+
     def work(self, size: int) -> float:
         """CPU seconds this machine spends on a message of ``size`` bytes."""
         return self.service_time() + size * (1 / 1024) * self.per_kb

@@ -21,6 +21,10 @@ The users' IMAP, POP and webmail sessions (``access.py``) cost it CPU (``login_c
 each message it takes is counted in its mailbox's files and new mail, and an IDLE session open on that
 mailbox (``watching``) is told.
 
+The time of each LMTP exchange (CPU, disk and SAN side by side, as booked when the session starts) goes into a
+histogram, one while the nightly backup reads the store's disks (``backing_up``, ``backup.py``) and one
+otherwise (``lmtp_latency`` in kpis.json).
+
 Every delivery (its recipients with a 250) enters the replication log that ``sync_client`` replays to the
 replica, and the primary and the replica swap roles in a switch-over (``replica.py``). A mailbox with a
 Sieve script runs it once the message is taken (stage 12, ``filters.py``): its row may end ``discarded`` or
@@ -37,6 +41,7 @@ from twin.components.mailboxes import MISSING
 from twin.components.server import Server
 from twin.scenario.distributions import batched, total
 from twin.sim.flow import Message, Released
+from twin.sim.histogram import Latencies
 from twin.sim.ledger import STATE_CODE
 
 DELIVERED = STATE_CODE["delivered"]
@@ -73,6 +78,10 @@ class Store(Server):
         # mailbox -> the session open on it that waits for new mail (IMAP IDLE).
         self.watching: dict = {}
         self.sessions_open = 0
+        # The nightly backup (components/backup.py) reads this store's disks while ``backing_up``; the LMTP
+        # exchanges' times (from the frontend's request to the replies) outside it and during it.
+        self.backing_up = False
+        self.lmtp_latency = (Latencies(), Latencies())
         access, speed = spec.access, attrs["speed"] or 1.0
         self.login_cpu = self.command_cpu = None
         self.access_per_kb, self.access_metadata_ops = 0.0, 0
@@ -128,6 +137,7 @@ class Store(Server):
             san_end = node.station.assign(node.service_time() * self.metadata_ops, now)
             if san_end > done:
                 done = san_end
+        self.lmtp_latency[self.backing_up].took(done - now)
         if done > now:
             yield done - now
             now = done
@@ -213,7 +223,16 @@ class Store(Server):
         return list(rows)
 
     def results(self) -> dict[str, dict]:
-        return {**super().results(), "lmtp_replies": dict(self.replies)}
+        outside, during = self.lmtp_latency
+        return {
+            **super().results(),
+            "lmtp_replies": dict(self.replies),
+            "lmtp_latency": {
+                "all": Latencies.merged(self.lmtp_latency).summary(),
+                "outside_backup": outside.summary(),
+                "during_backup": during.summary(),
+            },
+        }
 
 
 def _cpu(dist, rng, speed: float):

@@ -245,6 +245,64 @@ def _clients(k: dict) -> list[list]:
     return rows
 
 
+def _backup(k: dict, start: pd.Timestamp, tz: str) -> dict | None:
+    """The nightly backups (docs/backup.md): a row per night, the storage, and the latency of LMTP and
+    the users' commands while a backup ran against otherwise."""
+    if not any(b["nights"] for b in (k.get("backup") or {}).values()):
+        return None  # no backup, or the run ended before the first one was due
+
+    def local(s):
+        return "-" if s is None else (start + pd.Timedelta(seconds=s)).tz_convert(tz).strftime("%a %H:%M")
+
+    nights, summary = [], []
+    for node, b in k["backup"].items():
+        for n in b["nights"]:
+            nights.append(
+                [
+                    node,
+                    local(n["start_s"]),
+                    n["status"] + (f" ({n['reason']})" if n.get("reason") else ""),
+                    local(n.get("end_s")),
+                    None if n.get("duration_s") is None else n["duration_s"] / 3600,
+                    None if n.get("overrun_s") is None else n["overrun_s"] / 3600,
+                    f"{n['files']:,}" if "files" in n else "-",
+                    None if "new_bytes" not in n else n["new_bytes"] / 1e9,
+                    n.get("disk_utilisation"),
+                ]
+            )
+        summary += [
+            [
+                f"{node}: nights completed / failed / missed",
+                f"{b['completed']} / {b['failed']} / {b['missed']}",
+            ],
+            [
+                "backup storage now (active versions)",
+                f"{b['storage_bytes'] / 1e12:.2f} TB ({b['storage_active_bytes'] / 1e12:.2f} TB)",
+            ],
+            ["deleted mail a day (kept for the retention)", f"{b['deleted_per_day_bytes'] / 1e9:.1f} GB"],
+            ["storage the retention implies at this rate", f"{b['storage_steady_bytes'] / 1e12:.2f} TB"],
+        ]
+    latency = []
+    for store, lat in (k.get("lmtp_latency") or {}).items():
+        if lat["all"]["count"]:
+            latency.append(
+                [f"LMTP at {store}", *_during(lat["during_backup"]), *_during(lat["outside_backup"])]
+            )
+    for name, c in (k.get("clients") or {}).items():
+        latency.append(
+            [
+                f"{name} commands",
+                *_during(c["commands_during_backup"]),
+                *_during(c["commands_outside_backup"]),
+            ]
+        )
+    return {"nights": nights, "summary": summary, "latency": latency}
+
+
+def _during(h: dict) -> list:
+    return [f"{h['count']:,}", h.get("p50_s"), h.get("p95_s")]
+
+
 def _lists(k: dict) -> list[list]:
     """Mailman on the list server: posts, copies, retries and bounce scores (docs/lists.md)."""
     rows = []
@@ -355,6 +413,20 @@ def write_report(res, out: Path) -> list[Path]:
             written["sessions"] = plots.gauge(
                 "sessions", stores, plot_dir / "sessions.png", tz, horizon_end, spans
             )
+        if any(b["nights"] for b in (k.get("backup") or {}).values()):
+            stores = res.timeseries[res.timeseries["kind"].isin(["store", "replica"])]
+            ran, windows = [], []
+            for b in k["backup"].values():
+                for n in b["nights"]:
+                    windows.append(
+                        (start + pd.Timedelta(seconds=n["start_s"]), start + pd.Timedelta(seconds=n["due_s"]))
+                    )
+                    if n.get("end_s") is not None or n["status"] == "running":
+                        end = n.get("end_s", sc.end)
+                        ran.append(
+                            (start + pd.Timedelta(seconds=n["start_s"]), start + pd.Timedelta(seconds=end))
+                        )
+            written["backup"] = plots.backup(stores, plot_dir / "backup.png", tz, ran, windows, horizon_end)
         if k.get("replication"):
             stores = res.timeseries[res.timeseries["kind"].isin(["store", "replica"])]
             written["replication"] = plots.gauge(
@@ -409,6 +481,7 @@ def write_report(res, out: Path) -> list[Path]:
         directions=_directions(k),
         lists=_lists(k),
         clients=_clients(k),
+        backup=_backup(k, pd.Timestamp(sc.clock.t0), tz),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

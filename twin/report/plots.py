@@ -66,10 +66,41 @@ def _mark_horizon(ax, horizon_end: pd.Timestamp | None, tz: str) -> None:
         ax.axvline(horizon_end.tz_convert(tz), color="#555", ls="--", lw=0.8)
 
 
-def _mark_incidents(ax, incidents: list[tuple[pd.Timestamp, pd.Timestamp]], tz: str) -> None:
-    """Outages as shaded spans."""
+def _mark_incidents(
+    ax, incidents: list[tuple[pd.Timestamp, pd.Timestamp]], tz: str, color: str = "#c62828"
+) -> None:
+    """Outages (or other periods: ``color``) as shaded spans."""
     for start, end in incidents:
-        ax.axvspan(start.tz_convert(tz), end.tz_convert(tz), color="#c62828", alpha=0.12, lw=0)
+        ax.axvspan(start.tz_convert(tz), end.tz_convert(tz), color=color, alpha=0.12, lw=0)
+
+
+def backup(
+    ts: pd.DataFrame,
+    path: Path,
+    tz: str,
+    nights: list[tuple[pd.Timestamp, pd.Timestamp]],
+    windows: list[tuple[pd.Timestamp, pd.Timestamp]],
+    horizon_end: pd.Timestamp | None = None,
+) -> Path:
+    """The stores' disk arrays busy over time, the nightly backups shaded blue and the window they
+    should keep to (20:00-08:00 in the seed) marked by dotted lines at its ends."""
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for comp, rows in ts.groupby("component", observed=True):
+        if rows["disk_utilisation"].notna().any():
+            ax.plot(rows["time"].dt.tz_convert(tz), rows["disk_utilisation"] * 100, lw=1, label=str(comp))
+    _mark_incidents(ax, nights, tz, color="#1565c0")
+    for start, end in windows:
+        for t in (start, end):
+            ax.axvline(t.tz_convert(tz), color="#1565c0", ls=":", lw=0.8)
+    _mark_horizon(ax, horizon_end, tz)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("disk array busy %")
+    ax.set_title("The stores' disk arrays; shaded: the nightly backup running, dotted: its window")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def utilisation(

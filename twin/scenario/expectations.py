@@ -69,6 +69,8 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "mailboxes": None,
     "scanners": None,
     "lmtp_replies": None,
+    "lmtp_latency": None,  # per store: all, outside_backup, during_backup (docs/backup.md)
+    "backup": None,  # per TSM server: nights, completed, missed, overrun_max_s, storage (docs/backup.md)
     "clients": None,  # per protocol (imap, pop, webmail: the scenario's names): docs/clients.md
     "quarantine": (
         "held",

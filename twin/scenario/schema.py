@@ -370,6 +370,43 @@ class EsxClass(ComponentClass):
     )
 
 
+class BackupClass(ComponentClass):
+    """The TSM server and the nightly incremental backup of the serving store (seed §2; docs/platform.md
+    §A; docs/backup.md). The backup examines every file of the mailboxes, sends the new ones, and competes
+    for the store's disk array and the SAN as ``sessions`` streams of requests of ``request`` seconds."""
+
+    start: Duration = Field(
+        20 * 3600.0, ge=0, lt=86400, description="local time of day the nightly backup starts, e.g. 20h"
+    )
+    window_end: Duration = Field(
+        8 * 3600.0, ge=0, lt=86400, description="local time of day the backup should be done by, e.g. 8h"
+    )
+    examine_rate: Rate = Field(
+        gt=0, description="message files examined a second while the backup has the disks to itself"
+    )
+    read_rate: Size = Field(gt=0, description="bytes of new files read and sent a second (disks to itself)")
+    outstanding: Count = Field(
+        1,
+        ge=1,
+        le=MAX_SERVERS,
+        description="requests the backup keeps outstanding on a disk at once (its sessions times the I/Os "
+        "each has in flight)",
+    )
+    request: Duration = Field(gt=0, description="disk time of one of the backup's requests")
+    metadata_files: Count = Field(
+        0, ge=0, le=1000, description="files per mailbox on the SAN (index, cache, header) it examines too"
+    )
+    retention: Duration = Field(
+        90 * 86400.0, gt=0, description="how long a deleted message stays in the backup"
+    )
+    restore_rate: Size | None = Field(
+        None,
+        gt=0,
+        description="bytes a second a restore writes back after both stores lost their data; none: no "
+        "restore (the stores come back empty)",
+    )
+
+
 class Station(Strict):
     """A generic queueing station: `servers` identical servers, a FIFO queue, a service-time distribution."""
 
@@ -418,6 +455,7 @@ COMPONENT_CLASSES = (
     "ldap",
     "kdc",
     "internal",
+    "backup",
     "esx",
 )
 
@@ -438,13 +476,19 @@ class Platform(Strict):
     ldap: ComponentClass = Field(default_factory=ComponentClass)
     kdc: ComponentClass = Field(default_factory=ComponentClass)
     internal: ComponentClass = Field(default_factory=ComponentClass)
+    backup: BackupClass | None = Field(
+        None,
+        description="the TSM server and the nightly backup of the store (docs/backup.md); none: no backup",
+    )
     esx: EsxClass = Field(default_factory=EsxClass)
     stations: dict[str, Station] = Field(
         default_factory=dict, description="generic queueing stations (for studies and validation)"
     )
 
     def classes(self) -> dict[str, ComponentClass]:
-        return {name: getattr(self, name) for name in COMPONENT_CLASSES}
+        """The component classes the scenario has (an optional one it leaves out, such as the backup, is
+        not among them)."""
+        return {name: c for name in COMPONENT_CLASSES if (c := getattr(self, name)) is not None}
 
 
 def _exim_syntax(parser: str, v: str) -> str:
@@ -1311,6 +1355,7 @@ NAME_PREFIX = {
     "ldap": "ldap",
     "kdc": "kdc",
     "internal": "internal",
+    "backup": "tsm",
     "esx": "esx",
 }
 

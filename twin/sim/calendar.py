@@ -4,10 +4,28 @@ scenario's time zone."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Generator
 
 import numpy as np
 
 from twin.scenario.schema import WEEKDAYS
+
+
+def daily(clock, at: float, end: float) -> Generator[float, None, None]:
+    """The simulated times of ``at`` seconds after local midnight, each day from the start of the run
+    until ``end`` (a time of day a change of daylight saving time skips or repeats follows the zone's
+    rules for the wall clock)."""
+    zone = clock.zone
+    t0 = clock.t0.astimezone(dt.UTC)  # instants: aware datetimes of one zone subtract as wall clocks
+    date = t0.astimezone(zone).date()
+    while True:
+        local = dt.datetime.combine(date, dt.time(0), tzinfo=zone) + dt.timedelta(seconds=at)
+        t = (local.astimezone(dt.UTC) - t0).total_seconds()
+        if t >= end:
+            return
+        if t >= 0:
+            yield t
+        date += dt.timedelta(days=1)
 
 
 class Calendar:

@@ -1,7 +1,10 @@
 """A latency histogram in constant memory: the ledger's delivery latencies (``analysis/tally.py``) and the
-IMAP/POP commands' (``components/access.py``) are kept in it however long the run."""
+IMAP/POP commands' (``components/access.py``) and the LMTP exchanges (``components/store.py``) are kept in it
+however long the run; ``Latencies`` feeds one an exchange at a time."""
 
 from __future__ import annotations
+
+from array import array
 
 import numpy as np
 
@@ -62,4 +65,47 @@ class LatencyHistogram:
         out = {"count": self.n, "mean_s": self.total / self.n, "max_s": self.max}
         for p, v in zip(percentiles, self.quantiles(np.array(percentiles) / 100), strict=True):
             out[f"p{p}_s"] = float(v)
+        return out
+
+
+class Latencies:
+    """Latencies as exchanges end, one at a time: kept in an array and put into a ``LatencyHistogram``
+    every ``FLUSH``; ``late`` counts those above ``within`` (a quality target)."""
+
+    FLUSH = 4096
+    __slots__ = ("_pending", "histogram", "late", "within")
+
+    def __init__(self, within: float = float("inf")):
+        self.within = within
+        self.late = 0
+        self.histogram = LatencyHistogram()
+        self._pending = array("d")
+
+    def took(self, latency: float) -> None:
+        pending = self._pending
+        pending.append(latency)
+        if latency > self.within:
+            self.late += 1
+        if len(pending) >= self.FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self.histogram.add(np.frombuffer(self._pending, dtype=np.float64).copy())
+            self._pending = array("d")
+
+    def summary(self) -> dict:
+        """The histogram's summary, and the share within the target if there is one."""
+        self.flush()
+        out = self.histogram.summary()
+        if self.within != float("inf"):
+            out["within_target"] = (1 - self.late / self.histogram.n) if self.histogram.n else None
+        return out
+
+    @staticmethod
+    def merged(parts) -> LatencyHistogram:
+        out = LatencyHistogram()
+        for p in parts:
+            p.flush()
+            out = out.merged(p.histogram)
         return out
