@@ -60,8 +60,13 @@ class Backup(Server):
         self.boxes = ctx.mailboxes
         self.nights: list[dict] = []
         self.running: dict | None = None
-        self.inactive: deque[tuple[float, float]] = deque()  # (expiry, bytes) of deleted versions
-        self.deleted_total = 0.0  # bytes of backed-up messages deleted during the run
+        # The backup storage, as TSM holds it: the active versions (each mailbox as of the last backup; a
+        # message deleted since is still active until the next backup notices) and the deleted versions,
+        # (expiry, bytes), kept for the retention.
+        self.active_bytes = float(sum(self.boxes.backed_bytes))
+        self.inactive: deque[tuple[float, float]] = deque()
+        self.inactive_bytes = 0.0
+        self.deleted_total = 0.0  # bytes of backed-up messages deleted, noticed by a backup
         self.stores = None
         self._lmtp: list = []  # the stores whose deliveries the backup would have to restore
         self._delivered_at_backup = 0  # their 250s when the last completed backup started (0: the start)
@@ -170,8 +175,10 @@ class Backup(Server):
         self.deleted_total += deleted
         if deleted:
             self.inactive.append((end + self.spec.retention, deleted))
+            self.inactive_bytes += deleted
         while self.inactive and self.inactive[0][0] <= end:
-            self.inactive.popleft()
+            self.inactive_bytes -= self.inactive.popleft()[1]
+        self.active_bytes = float(sum(boxes.backed_bytes))
         self.nights[-1]["storage_bytes"] = self.storage()
 
     # -- a restore ------------------------------------------------------------------------------------------
@@ -184,7 +191,7 @@ class Backup(Server):
         rate = self.spec.restore_rate
         if rate is None:
             return None
-        size = float(sum(self.boxes.backed_bytes))
+        size = self.active_bytes
         self.restores.append(
             {
                 "store": store.name,
@@ -203,16 +210,17 @@ class Backup(Server):
 
     def storage(self) -> float:
         """Bytes in the backup storage: the active versions and the deleted ones still kept."""
-        return float(sum(self.boxes.backed_bytes)) + sum(b for _, b in self.inactive)
+        return self.active_bytes + self.inactive_bytes
 
     def gauges(self) -> tuple[float, ...]:
-        return int(self.running is not None), int(self.storage()) if self.boxes.count else 0
+        return int(self.running is not None), int(self.storage())
 
     def results(self) -> dict[str, dict]:
         out = super().results()
         span = self.ctx.end
-        per_day = self.deleted_total / span * DAY if span else 0.0
-        active = float(sum(self.boxes.backed_bytes))
+        deleted = self.deleted_total + self.boxes.deleted_backed_bytes  # also those no backup noticed yet
+        per_day = deleted / span * DAY if span else 0.0
+        active = self.active_bytes
         nights = [
             {k: (round(v, 3) if isinstance(v, float) else v) for k, v in n.items()} for n in self.nights
         ]
