@@ -169,6 +169,6 @@ def test_the_slow_backup_study_validates_and_says_why(capsys):
 
     path = ROOT / "scenarios" / "studies" / "backup-slow.yaml"
     text = path.read_text()
-    assert "extends: ../baseline.yaml" in text and "expect:" in text and "seed §2" in text
+    assert "extends: ../baseline.yaml" in text and "expect:" in text and "seed §2" in text.lower()
     assert main(["validate", str(path)]) == 0  # its expectations name fields the results have
     assert "`scenarios/studies/backup-slow.yaml`" in (ROOT / "docs" / "backup.md").read_text()

@@ -342,40 +342,56 @@ class Batch:
         """Book every request issued up to ``t``, in the order of their issue times. A stream is moved
         on by many requests in one step while the servers not held by the batch's streams cannot all be
         taken by the customers booked ahead (then each of its requests starts when it is issued); else
-        one request at a time, as ``assign`` would book it."""
+        one request at a time, as ``assign`` would book it, until those customers' bookings end."""
         st = self.station
-        free, issue, servers = st._free, self.issue, st.servers
+        free, issue, servers, k = st._free, self.issue, st.servers, len(self.issue)
+        c = self.request * st.slowdown
+        booked = 0
         while self.left > 0:
             tau = min(issue)
             if tau > t:
                 break
             j = issue.index(tau)
-            c = self.request * st.slowdown
-            n = 1
             # Booked work beyond tau that is not the other streams' own requests: the customers'.
             ahead = [f for f in free if f > tau]
             for i, e in enumerate(issue):
                 if i != j and e in ahead:
                     ahead.remove(e)
-            if len(ahead) + len(issue) <= servers:
-                n = int((t - tau) // c) + 1
-                if n * len(issue) > self.left:
-                    n = 1  # near the end: one at a time, so the streams share the last requests in order
-            if n == 1:
-                start = free[0] if free[0] > tau else tau
-                end = start + c
-            else:
-                end = tau + n * c
-            heapq.heapreplace(free, end)
-            work = n * c
-            st.work_total += work
-            st.background_total += work
-            self.left -= n
-            self.done += n
-            issue[j] = end
-            if end > self.end:
-                self.end = end
-        if self.left == 0:
-            self.next = math.inf
-        else:
-            self.next = min(issue)
+            if len(ahead) + k <= servers:
+                # Nothing can make a stream wait until t (the customers' bookings only end): every
+                # stream moves on to its last request issued by t, in the order of their issue times;
+                # each finds a server free (free[0] <= its issue time).
+                order = sorted(range(k), key=issue.__getitem__)
+                steps = [int((t - issue[i]) // c) + 1 if issue[i] <= t else 0 for i in order]
+                total = sum(steps)
+                if total <= self.left:
+                    for i, n in zip(order, steps, strict=True):
+                        if n:
+                            end = issue[i] + n * c
+                            heapq.heapreplace(free, end)
+                            issue[i] = end
+                    self.left -= total
+                    booked += total
+                    continue
+            # One at a time (each as ``assign`` books it) while the customers ahead hold servers, or
+            # near the end, so that the streams share the last requests in their order.
+            until = min(max(ahead), t) if ahead else tau
+            while self.left > 0:
+                tau = min(issue)
+                if tau > until:
+                    break
+                j = issue.index(tau)
+                start = free[0]
+                end = (start if start > tau else tau) + c
+                heapq.heapreplace(free, end)
+                issue[j] = end
+                self.left -= 1
+                booked += 1
+        work = booked * c
+        st.work_total += work
+        st.background_total += work
+        self.done += booked
+        last = max(issue) if issue else self.end
+        if last > self.end:
+            self.end = last
+        self.next = math.inf if self.left == 0 else min(issue)
