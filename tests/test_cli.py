@@ -43,6 +43,7 @@ def test_run_writes_the_contracted_files(run_dir):
         "spool.png",
         "replication.png",
         "sessions.png",
+        "storage.png",
     }
     assert not [p for p in run_dir.rglob(".*.tmp")]
 

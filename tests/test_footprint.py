@@ -8,7 +8,15 @@ import pytest
 import twin
 from tests.helpers import BASELINE
 from twin.cli import main
-from twin.scenario.footprint import BASE, MAX_MESSAGES, PER_RECIPIENT, PER_SAMPLE, check_footprint, estimate
+from twin.scenario.footprint import (
+    BASE,
+    MAX_MESSAGES,
+    PER_MAILBOX,
+    PER_RECIPIENT,
+    PER_SAMPLE,
+    check_footprint,
+    estimate,
+)
 
 
 def test_the_estimate_adds_up_its_parts():
@@ -18,7 +26,10 @@ def test_the_estimate_adds_up_its_parts():
     assert 1.4e6 * 7 * 0.9 < fp.messages < 1.4e6 * 7 * 1.1
     assert fp.samples == pytest.approx((7 * 86400 + 3600) / 60 + 2)
     assert fp.peak_bytes == pytest.approx(
-        BASE + fp.recipients_in_memory * PER_RECIPIENT + fp.samples * fp.nodes * PER_SAMPLE + 17500 * 150
+        BASE
+        + fp.recipients_in_memory * PER_RECIPIENT
+        + fp.samples * fp.nodes * PER_SAMPLE
+        + 17500 * PER_MAILBOX
     )
     # measured (docs/performance.md): 315 MB for the 7-day baseline; the estimate errs on the high side
     assert 315e6 < fp.peak_bytes < 2 * 315e6

@@ -9,6 +9,7 @@ from twin.components.internal import Internal
 from twin.components.mailman import ListServer
 from twin.components.remote import Internet
 from twin.components.replica import Primary, Replica
+from twin.components.san import San
 from twin.components.scanner import Scanner
 from twin.components.server import QueueingStation, Server
 from twin.components.station import Station
@@ -25,6 +26,7 @@ REGISTRY: dict[str, type[Component]] = {
     "replica": Replica,
     "load_balancer": LoadBalancer,
     "backup": Backup,
+    "san": San,
 }
 DEFAULT = Server
 

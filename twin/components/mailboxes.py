@@ -63,6 +63,7 @@ class Mailboxes:
         usage[over] = self.quota[over]
         # Usage changes with every delivery, one mailbox at a time: a list (bytes per mailbox).
         self.usage: list[float] = usage.tolist()
+        self.usage_total = float(usage.sum())  # kept with every change: what the stores' arrays hold
         self.quota_of = self.quota.tolist()
         # The message files in each mailbox (the usage in messages of the mean size), and what has come
         # since its user last fetched: the users' sessions read, delete and expunge them (access.py).
@@ -144,7 +145,9 @@ class Mailboxes:
             self.backed[box] = backed - gone
             self.backed_bytes[box] = max(0.0, self.backed_bytes[box] - gone * size)
             self.deleted_backed_bytes += gone * size
-        self.usage[box] -= self.usage[box] * k / n
+        gone = self.usage[box] * k / n
+        self.usage[box] -= gone
+        self.usage_total -= gone
         self.messages[box] = n - k
 
     def _locks(self, env, after: float, every: float):

@@ -256,13 +256,16 @@ class Replication:
         return lost
 
     def _write_off(self, store: Store, log: ReplicationLog) -> int:
-        now, ledger, usage = self.env.now, self.ledger, self.mailboxes.usage
+        now, ledger, population = self.env.now, self.ledger, self.mailboxes
+        usage = population.usage
         lost = 0
         for size, rows, boxes in log.entries():
             ledger.write_off(rows, now, LOST, self._unreplicated, store.code)
             for box in boxes:
                 if box >= 0:
-                    usage[box] = max(0, usage[box] - size)
+                    before = usage[box]
+                    usage[box] = max(0, before - size)
+                    population.usage_total -= before - usage[box]
             lost += len(rows)
         self.lost_recipients += lost
         for f in reversed(self.failures):

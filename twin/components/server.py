@@ -77,3 +77,21 @@ class QueueingStation(Component):
         super().__init__(ctx, name, attrs, spec)
         self.station = Station(self.env, name, spec.servers)
         self.service_time = ctx.streams.sampler(f"{name}.service", spec.service)
+
+
+def filling(capacity: float | None, start: float, now: float, span: float) -> dict:
+    """The ``storage`` figures of an array that holds ``start`` bytes at time 0 and ``now`` bytes after
+    ``span`` seconds: growth a day at the run's rate, and the days until it is full at that rate (None
+    when it does not grow, or has no capacity)."""
+    growth = (now - start) / span * 86400 if span > 0 else 0.0
+    out = {
+        "capacity_bytes": capacity,
+        "used_start_bytes": start,
+        "used_bytes": now,
+        "used_share": now / capacity if capacity else None,
+        "growth_bytes_per_day": growth,
+        "days_left": None,
+    }
+    if capacity and growth > 0:
+        out["days_left"] = max(0.0, capacity - now) / growth
+    return out

@@ -38,7 +38,7 @@ from typing import ClassVar
 
 from twin.components.base import Component
 from twin.components.mailboxes import MISSING
-from twin.components.server import Server
+from twin.components.server import Server, filling
 from twin.scenario.distributions import batched, total
 from twin.sim.flow import Message, Released
 from twin.sim.histogram import Latencies
@@ -54,6 +54,7 @@ class Store(Server):
         "replication_backlog_bytes",
         "replication_backlog_age_s",
         "sessions_open",
+        "mailbox_bytes",
     )
     protocol = "lmtp"
     REASONS: ClassVar[dict[str, str]] = {
@@ -190,6 +191,7 @@ class Store(Server):
         """A message of ``size`` bytes is in mailbox ``box``: a session open on it hears of it (IDLE)."""
         boxes = self.mailboxes
         boxes.usage[box] += size
+        boxes.usage_total += size
         boxes.messages[box] += 1
         boxes.fresh[box] += 1
         boxes.fresh_bytes[box] += size
@@ -214,9 +216,10 @@ class Store(Server):
         return done
 
     def gauges(self) -> tuple[float, ...]:
+        held = 0 if self.empty else int(self.mailboxes.usage_total)
         if self.replication is None:
-            return 0, 0, 0, self.sessions_open
-        return (*self.replication.backlog_of(self), self.sessions_open)
+            return 0, 0, 0, self.sessions_open, held
+        return (*self.replication.backlog_of(self), self.sessions_open, held)
 
     def _unavailable(self, rows: list[int]) -> list[int]:
         self.replies["451"] += len(rows)
@@ -224,8 +227,15 @@ class Store(Server):
 
     def results(self) -> dict[str, dict]:
         outside, during = self.lmtp_latency
+        storage = {}
+        if self.disk is not None and self.mailboxes.count:  # the array holds the mailboxes' message files
+            boxes = self.mailboxes
+            used = 0.0 if self.empty else boxes.usage_total
+            start = float(boxes.usage_at_start.sum())
+            storage = {"storage": filling(self.spec.disk.capacity, start, used, self.env.now)}
         return {
             **super().results(),
+            **storage,
             "lmtp_replies": dict(self.replies),
             "lmtp_latency": {
                 "all": Latencies.merged(self.lmtp_latency).summary(),

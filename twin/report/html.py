@@ -299,6 +299,26 @@ def _backup(k: dict, start: pd.Timestamp, tz: str) -> dict | None:
     return {"nights": nights, "summary": summary, "latency": latency}
 
 
+def _storage(k: dict) -> list[list]:
+    """Per array (the stores' RAID arrays, the SAN): capacity, what it holds at the start and the end, the
+    growth a day at the run's rate and the days until it is full at that rate (docs/storage.md)."""
+    rows = []
+    for node, st in (k.get("storage") or {}).items():
+        cap = st["capacity_bytes"]
+        rows.append(
+            [
+                node,
+                "-" if cap is None else f"{cap / 1024**4:.2f} TB",
+                f"{st['used_start_bytes'] / 1024**4:.3f} TB",
+                f"{st['used_bytes'] / 1024**4:.3f} TB"
+                + ("" if cap is None else f" ({st['used_share']:.0%})"),
+                f"{st['growth_bytes_per_day'] / 1024**3:+.1f} GB",
+                "-" if st["days_left"] is None else f"{st['days_left']:,.0f}",
+            ]
+        )
+    return rows
+
+
 def _during(h: dict) -> list:
     return [f"{h['count']:,}", h.get("p50_s"), h.get("p95_s")]
 
@@ -413,6 +433,16 @@ def write_report(res, out: Path) -> list[Path]:
             written["sessions"] = plots.gauge(
                 "sessions", stores, plot_dir / "sessions.png", tz, horizon_end, spans
             )
+        if k.get("storage"):
+            column = {"store": "mailbox_bytes", "replica": "mailbox_bytes", "san": "san_used_bytes"}
+            series = {}
+            for node, st in k["storage"].items():
+                rows = res.timeseries[res.timeseries["component"] == node]
+                kind = str(rows["kind"].iloc[0]) if len(rows) else ""
+                if kind in column:
+                    series[node] = (rows.set_index("time")[column[kind]], st["capacity_bytes"])
+            if series:
+                written["storage"] = plots.storage(series, plot_dir / "storage.png", tz, horizon_end)
         if any(b["nights"] for b in (k.get("backup") or {}).values()):
             stores = res.timeseries[res.timeseries["kind"].isin(["store", "replica"])]
             ran, windows = [], []
@@ -482,6 +512,7 @@ def write_report(res, out: Path) -> list[Path]:
         lists=_lists(k),
         clients=_clients(k),
         backup=_backup(k, pd.Timestamp(sc.clock.t0), tz),
+        storage=_storage(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

@@ -74,6 +74,37 @@ def _mark_incidents(
         ax.axvspan(start.tz_convert(tz), end.tz_convert(tz), color=color, alpha=0.12, lw=0)
 
 
+def _timeline(fig, ax, path: Path, tz: str, title: str) -> Path:
+    """Finish and save a one-panel plot over time: its title, local times, the legend beside it, a grid."""
+    ax.set_title(title)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def storage(
+    series: dict[str, tuple[pd.Series, float | None]],
+    path: Path,
+    tz: str,
+    horizon_end: pd.Timestamp | None = None,
+) -> Path:
+    """What each array holds over time (TB), its capacity as a dashed line of the same colour."""
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    top = 0.0
+    for name, (used, capacity) in series.items():
+        (line,) = ax.plot(used.index.tz_convert(tz), used.to_numpy() / 1024**4, lw=1.2, label=str(name))
+        top = max(top, float(used.max()) / 1024**4)
+        if capacity:
+            ax.axhline(capacity / 1024**4, color=line.get_color(), ls="--", lw=0.9)
+            top = max(top, capacity / 1024**4)
+    _mark_horizon(ax, horizon_end, tz)
+    ax.set_ylim(0, top * 1.1 if top else 1.0)
+    ax.set_ylabel("TB")
+    return _timeline(fig, ax, path, tz, "What the arrays hold (dashed: their capacity)")
+
+
 def backup(
     ts: pd.DataFrame,
     path: Path,
@@ -95,12 +126,8 @@ def backup(
     _mark_horizon(ax, horizon_end, tz)
     ax.set_ylim(0, 105)
     ax.set_ylabel("disk array busy %")
-    ax.set_title("The stores' disk arrays; shaded: the nightly backup running, dotted: its window")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, path)
+    title = "The stores' disk arrays; shaded: the nightly backup running, dotted: its window"
+    return _timeline(fig, ax, path, tz, title)
 
 
 def utilisation(
@@ -207,12 +234,7 @@ def _waiting(
     ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
     _mark_horizon(ax, horizon_end, tz)
     _mark_incidents(ax, list(dict.fromkeys(s for spans in (incidents or {}).values() for s in spans)), tz)
-    ax.set_title(title)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=tz))
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _timeline(fig, ax, path, tz, title)
 
 
 def funnel(steps_by_class: dict[str, list[dict]], path: Path) -> Path:

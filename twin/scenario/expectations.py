@@ -70,6 +70,7 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "scanners": None,
     "lmtp_replies": None,
     "lmtp_latency": None,  # per store: all, outside_backup, during_backup (docs/backup.md)
+    "storage": None,  # per array (the stores, the SAN): capacity, used, growth, days_left (docs/storage.md)
     "backup": None,  # per TSM server: nights, completed, missed, overrun_max_s, storage (docs/backup.md)
     "clients": None,  # per protocol (imap, pop, webmail: the scenario's names): docs/clients.md
     "quarantine": (

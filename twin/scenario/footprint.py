@@ -31,8 +31,12 @@ from twin.scenario.schema import Scenario, instances
 
 BASE = 180e6  # bytes: Python, numpy, pandas, SimPy, the model of the baseline (a 2-hour run: 224 MB)
 PER_RECIPIENT = 460.0  # bytes per recipient in memory (fitted to 2-hour runs at 10 and 30 x the volume)
-PER_SAMPLE = 360.0  # bytes per node and sample (the 7- and 30-day baselines differ by 15.7 MB a day)
-PER_MAILBOX = 150.0  # bytes: the population's arrays and the lists the hot path reads
+# bytes per node and sample: the 7- and 30-day baselines differed by 15.7 MB a day (360 B); since then two
+# disk columns (12 B) and four gauges (32 B), each in the probe's arrays and the frame: counted, ~450 B
+PER_SAMPLE = 450.0
+# bytes: the population's arrays and the lists the hot path reads (150 B measured); the backup's two lists
+# of what it holds per mailbox add ~70 B (a pointer and an int or a float each): counted
+PER_MAILBOX = 220.0
 WINDOW = 4200.0  # seconds of offered rows the ledger keeps in memory: model.RETIRE_AFTER + RETIRE_EVERY
 MAX_MESSAGES = 2**31 - 1  # the ledger numbers messages in 32 bits
 

@@ -239,6 +239,9 @@ class Disk(Strict):
     )
     demand: DurationDist = Field(description="seconds per operation (seek, metadata, sync)")
     per_kb: Duration = Field(0.0, ge=0, description="transfer seconds per KB of the message")
+    capacity: Size | None = Field(
+        None, gt=0, description="usable bytes of the array (after RAID); none: its filling is not tracked"
+    )
 
 
 class LoadBalancerClass(ComponentClass):
@@ -407,6 +410,16 @@ class BackupClass(ComponentClass):
     )
 
 
+class SanClass(ComponentClass):
+    """The iSCSI SAN with the stores' mailbox metadata (seed §2; docs/storage.md): its I/O is the class's
+    ``demand`` per operation; its filling is the metadata of the mailboxes of every store on it."""
+
+    capacity: Size | None = Field(None, gt=0, description="usable bytes; none: its filling is not tracked")
+    metadata_share: Real = Field(
+        0.0, ge=0, le=1, description="bytes of a store's mailbox metadata on the SAN per byte of mail"
+    )
+
+
 class Station(Strict):
     """A generic queueing station: `servers` identical servers, a FIFO queue, a service-time distribution."""
 
@@ -471,7 +484,7 @@ class Platform(Strict):
     scan_central: ComponentClass = Field(default_factory=ComponentClass)
     store: StoreClass = Field(default_factory=StoreClass, description="IMAP/POP3 primary (Cyrus)")
     replica: ReplicaClass = Field(default_factory=ReplicaClass, description="asynchronous Cyrus replica")
-    san: ComponentClass = Field(default_factory=ComponentClass)
+    san: SanClass = Field(default_factory=SanClass)
     lists: ComponentClass = Field(default_factory=ComponentClass)
     ldap: ComponentClass = Field(default_factory=ComponentClass)
     kdc: ComponentClass = Field(default_factory=ComponentClass)
