@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 SCENARIO ?= scenarios/baseline.yaml
 OUT    ?= reports/baseline
 
-.PHONY: help run test lint bench clean venv
+.PHONY: help run test lint bench calibrate clean venv
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ lint: $(STAMP) ## ruff check and format check
 
 bench: $(STAMP) ## benchmarks -> bench/results.json
 	$(BIN)/python bench/run.py
+
+calibrate: $(STAMP) ## time Exim and Dovecot's LMTP here (root, Debian's exim4-daemon-light, dovecot-lmtpd, strace) -> bench/calibration.json
+	$(BIN)/python bench/calibrate.py
 
 clean: ## remove the virtual environment and generated reports
 	rm -rf $(VENV) reports/baseline

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from twin.analysis.peak_hour import peak_hour
 from twin.analysis.tally import LATENCY_QUANTILES, LatencyHistogram, LedgerTally
 from twin.components.scanner import subject_tag
 from twin.scenario.expectations import evaluate, parse_expectation
@@ -348,6 +349,7 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
         "components": blocks.pop("components", {}),
         "queues": blocks.pop("queues", {}),
         "incidents": incidents(model, timeseries, tally),
+        "peak_hour": peak_hour(model, timeseries),
     }
     smtp = blocks.pop("smtp", None)
     funnels = {}

@@ -319,6 +319,31 @@ def _storage(k: dict) -> list[list]:
     return rows
 
 
+def _peak_hour(k: dict) -> list[list]:
+    """Per class: its hardware and the busiest hour of its CPU and of its disk (analysis/peak_hour.py)."""
+
+    def hour(b):
+        return "-" if b is None else pd.Timestamp(b["hour"]).strftime("%a %H:00")
+
+    def pct(b, key="utilisation"):
+        return "-" if b is None else f"{b[key]:.1%}"
+
+    return [
+        [
+            kind,
+            p["hardware"],
+            p["cpu_servers"] or "-",
+            hour(p["cpu"]),
+            pct(p["cpu"]),
+            pct(p["cpu"], "busiest_instance"),
+            p["disk_servers"] or "-",
+            hour(p["disk"]),
+            pct(p["disk"]),
+        ]
+        for kind, p in (k.get("peak_hour") or {}).items()
+    ]
+
+
 def _during(h: dict) -> list:
     return [f"{h['count']:,}", h.get("p50_s"), h.get("p95_s")]
 
@@ -513,6 +538,7 @@ def write_report(res, out: Path) -> list[Path]:
         clients=_clients(k),
         backup=_backup(k, pd.Timestamp(sc.clock.t0), tz),
         storage=_storage(k),
+        peak_hour=_peak_hour(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

@@ -52,6 +52,7 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "components": None,
     "queues": None,
     "incidents": None,
+    "peak_hour": None,  # per class: its hardware and its CPU's and disk's busiest hour (docs/calibration.md)
     "funnel": None,
     "service_quality": None,
     "smtp": None,
