@@ -27,7 +27,7 @@ def calls():
 
 def test_exim_fsyncs_three_times_receiving_and_once_delivering(calls):
     # docs/calibration.md: the data file, the header file and the spool directory before the reply to the
-    # end of DATA; one more while delivering. The baseline's frontend disk counts one (an open finding).
+    # end of DATA; one more while delivering: the 4 writes behind the baseline's frontend disk demand.
     assert calls["receive"]["fsync"] == pytest.approx(3, abs=0.1)
     assert calls["deliver"]["fsync"] == pytest.approx(1, abs=0.1)
 

@@ -19,7 +19,7 @@ RUNS = {
     # of mailbox with their quotas.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "4bea99b49dfb4ee0f7fc4a6aa7f90718da5648b6c0a5e4620f2d8bdf575c8dc3",
+        "a2870594f7b3108033dfbbd53eba7611d7623d1279c1a97998198e146f3bd526",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices; Sieve at the store; the
@@ -35,7 +35,7 @@ RUNS = {
             "policies.quarantine.digest_at=20m",  # the quarantine's digests at 00:20, and releases soon after
             "policies.quarantine.release_delay={dist: exponential, mean: 10m}",
         ],
-        "7e58195ad121f1bcda636968ce6ba9c32fdfa43c386ef34797595f0c1154a3e0",
+        "01604a4f633fa9a9f1221e0bef47a575587e998caf69ecc9ed253c17374fd55e",
     ),
 }
 
