@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import twin
-from tests.helpers import BASELINE
+from tests.helpers import BASELINE, network, simulate, station
 
 # An evening of a small university, across the start of the nightly backup at 20:00 (seed §2).
 EVENING = [
@@ -58,3 +58,20 @@ def test_the_report_shows_the_table(evening):
     html = (out / "report.html").read_text()
     assert "Peak hour per class, beside the hardware" in html
     assert "sun-x4100-opteron-2.6" in html
+
+
+def test_generic_stations_are_classes_of_their_own():
+    # two stations in tandem, one at rho = 0.8 and one at rho = 0.2 (M/M/1, 3 h): each its own class
+
+    data = network(
+        {"busy": station(1, "0.8s", routing={"light": 1.0}), "light": station(1, "0.2s")},
+        [{"name": "a", "enter": "busy", "rate": "1/s"}],
+        horizon="3h",
+    )
+    peak = simulate(data).kpis["peak_hour"]
+    assert set(peak) == {"busy", "light"}
+    assert peak["busy"]["instances"] == peak["light"]["instances"] == 1
+    # over 3,600 customers an hour the hour's mean is within a few % of rho (the busiest of three hours)
+    assert peak["busy"]["cpu"]["utilisation"] == pytest.approx(0.8, abs=0.08)
+    assert peak["light"]["cpu"]["utilisation"] == pytest.approx(0.2, abs=0.04)
+    assert peak["busy"]["disk"] is None

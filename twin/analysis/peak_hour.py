@@ -1,4 +1,5 @@
-"""Peak-hour utilisation per component class, beside the hardware it runs on (docs/calibration.md).
+"""Peak-hour utilisation per component class (a generic station is a class of its own), beside the
+hardware it runs on (docs/calibration.md).
 
 A planner sizes for the busy hour, not the day's mean: for every class with a CPU or a disk station, the
 clock hour (local time, whole hours of the statistics window) in which the class's mean utilisation over
@@ -16,8 +17,8 @@ from collections import Counter
 import pandas as pd
 
 
-def _hardware(model, kind: str) -> dict:
-    members = [c for c in model.components.values() if c.kind == kind]
+def _hardware(model, cls: str) -> dict:
+    members = [c for c in model.components.values() if c.group == cls]
     models = Counter(str(c.attrs.get("hardware")) for c in members)
     return {
         "instances": len(members),
@@ -27,11 +28,13 @@ def _hardware(model, kind: str) -> dict:
     }
 
 
-def _busiest(window: pd.DataFrame, column: str, kind: str) -> dict | None:
-    rows = window[(window["kind"] == kind) & window[column].notna()]
+def _busiest(window: pd.DataFrame, column: str, cls: str) -> dict | None:
+    rows = window[(window["class"] == cls) & window[column].notna()]
     if rows.empty:
         return None
-    hours = (rows["time"] - pd.Timedelta(microseconds=1)).dt.floor("h")  # a sample closes its interval
+    # a sample closes its interval; hours are floored in UTC, where no hour repeats at a DST change
+    when = rows["time"] - pd.Timedelta(microseconds=1)
+    hours = when.dt.tz_convert("UTC").dt.floor("h")
     per_instance = rows.groupby([hours, rows["component"]], observed=True)[column].mean()
     per_hour = per_instance.groupby(level=0).mean()
     hour = per_hour.idxmax()
@@ -39,7 +42,7 @@ def _busiest(window: pd.DataFrame, column: str, kind: str) -> dict | None:
     if not math.isfinite(value):
         return None
     return {
-        "hour": hour.isoformat(),
+        "hour": hour.tz_convert(when.dt.tz).isoformat(),
         "utilisation": value,
         "busiest_instance": float(per_instance.loc[hour].max()),
         "mean": float(per_hour.mean()),
@@ -53,10 +56,13 @@ def peak_hour(model, timeseries: pd.DataFrame) -> dict[str, dict]:
     clock = model.scenario.clock
     last = model.end if model.scenario.outputs.statistics_include_drain else clock.horizon
     window = timeseries[(timeseries["t"] > clock.warmup) & (timeseries["t"] <= last)]
+    # a class is a component class, or a generic station on its own (Component.group)
+    groups = {c.name: c.group for c in model.components.values()}
+    window = window.assign(**{"class": window["component"].astype(str).map(groups)})
     out: dict[str, dict] = {}
-    for kind in dict.fromkeys(window["kind"].astype(str)):
-        cpu, disk = _busiest(window, "utilisation", kind), _busiest(window, "disk_utilisation", kind)
+    for cls in dict.fromkeys(window["class"].dropna()):
+        cpu, disk = _busiest(window, "utilisation", cls), _busiest(window, "disk_utilisation", cls)
         if cpu is None and disk is None:
             continue
-        out[kind] = {**_hardware(model, kind), "cpu": cpu, "disk": disk}
+        out[cls] = {**_hardware(model, cls), "cpu": cpu, "disk": disk}
     return out
