@@ -100,27 +100,21 @@ def tree_cpu(root: int) -> float:
     return ticks / TICK
 
 
-def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 15.0) -> None:
+def _wait_until(ready, proc: subprocess.Popen, what: str, timeout: float = 15.0) -> None:
+    """Poll ``ready()`` until it is true; fail if the process exits first or the timeout passes."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on port {port} within {timeout:.0f} s")
-
-
-def _wait_path(path: Path, proc: subprocess.Popen, what: str, timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        if path.exists():
+        if ready():
             return
         time.sleep(0.05)
-    raise RuntimeError(f"{what} did not create {path} within {timeout:.0f} s")
+    raise RuntimeError(f"{what} was not ready within {timeout:.0f} s")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 EXIM_CONF = """\
@@ -219,11 +213,11 @@ class Platform:
         self.dovecot = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.dovecot_conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        _wait_path(self.d / "lmtp", self.dovecot, "dovecot")
+        _wait_until((self.d / "lmtp").exists, self.dovecot, "dovecot (its LMTP socket)")
         self.exim = subprocess.Popen(
             [EXIM, "-C", str(self.exim_conf), "-bdf"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        _wait_port(self.port, self.exim, "exim -bdf")
+        _wait_until(lambda: _listening(self.port), self.exim, f"exim -bdf (port {self.port})")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -237,7 +231,7 @@ class Platform:
                     proc.wait()
 
     def send(self, n: int, kb: int, first: int = 0) -> None:
-        """``n`` messages of ``kb`` KB, one SMTP transaction each over a few connections."""
+        """``n`` messages of ``kb`` KB, one SMTP transaction each over one connection."""
         with smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.remote.example") as s:
             for i in range(first, first + n):
                 s.sendmail(f"sender{i}@remote.example", [f"user{i % 50}@example.test"], _message(i, kb))
