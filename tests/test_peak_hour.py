@@ -62,7 +62,6 @@ def test_the_report_shows_the_table(evening):
 
 def test_generic_stations_are_classes_of_their_own():
     # two stations in tandem, one at rho = 0.8 and one at rho = 0.2 (M/M/1, 3 h): each its own class
-
     data = network(
         {"busy": station(1, "0.8s", routing={"light": 1.0}), "light": station(1, "0.2s")},
         [{"name": "a", "enter": "busy", "rate": "1/s"}],

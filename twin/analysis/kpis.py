@@ -248,19 +248,24 @@ def _spooled(spool, start: float, end: float) -> dict:
     }
 
 
-def collect(model, timeseries) -> dict[str, dict]:
+def statistics_window(model, timeseries):
+    """The probe's samples in the statistics window: after the warm-up, up to the horizon or, with
+    ``outputs.statistics_include_drain``, the end."""
+    clock = model.scenario.clock
+    last = model.end if model.scenario.outputs.statistics_include_drain else clock.horizon
+    return timeseries[(timeseries["t"] > clock.warmup) & (timeseries["t"] <= last)]
+
+
+def collect(model, window) -> dict[str, dict]:
     """The blocks the parts report: a component's entry goes under its node name, a service's block
-    stands as it is. Stations get their highest sampled utilisation in the statistics window (after the
-    warm-up, up to the horizon or, with ``outputs.statistics_include_drain``, the end)."""
+    stands as it is. Stations get their highest sampled utilisation in the statistics window (``window``,
+    the probe's samples from ``statistics_window``)."""
     out: dict[str, dict] = {}
     for comp in model.components.values():
         for block, entry in comp.results().items():
             out.setdefault(block, {})[comp.name] = entry
-    clock = model.scenario.clock
-    last = model.end if model.scenario.outputs.statistics_include_drain else clock.horizon
     peaks = disk_peaks = {}
-    if len(timeseries):
-        window = timeseries[(timeseries["t"] > clock.warmup) & (timeseries["t"] <= last)]
+    if len(window):
         by = window.groupby("component", observed=True)
         peaks, disk_peaks = by["utilisation"].max().to_dict(), by["disk_utilisation"].max().to_dict()
     for name, entry in out.get("components", {}).items():
@@ -333,7 +338,8 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
     lat = {"all": _latency(tally.latencies())}
     for c, name in enumerate(tally.classes):
         lat[name] = _latency(tally.latencies(c))
-    blocks = collect(model, timeseries)
+    window = statistics_window(model, timeseries)
+    blocks = collect(model, window)
     out = {
         "scenario": model.scenario.meta.name,
         "seed": model.seed,
@@ -349,7 +355,7 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
         "components": blocks.pop("components", {}),
         "queues": blocks.pop("queues", {}),
         "incidents": incidents(model, timeseries, tally),
-        "peak_hour": peak_hour(model, timeseries),
+        "peak_hour": peak_hour(model, window),
     }
     smtp = blocks.pop("smtp", None)
     funnels = {}

@@ -49,13 +49,11 @@ def _busiest(window: pd.DataFrame, column: str, cls: str) -> dict | None:
     }
 
 
-def peak_hour(model, timeseries: pd.DataFrame) -> dict[str, dict]:
-    """Per class: hardware, and for its CPU and its disk the busiest hour's mean utilisation."""
-    if not len(timeseries):
+def peak_hour(model, window: pd.DataFrame) -> dict[str, dict]:
+    """Per class: hardware, and for its CPU and its disk the busiest hour's mean utilisation, over the
+    probe's samples in the statistics window (``kpis.statistics_window``)."""
+    if not len(window):
         return {}
-    clock = model.scenario.clock
-    last = model.end if model.scenario.outputs.statistics_include_drain else clock.horizon
-    window = timeseries[(timeseries["t"] > clock.warmup) & (timeseries["t"] <= last)]
     # a class is a component class, or a generic station on its own (Component.group)
     groups = {c.name: c.group for c in model.components.values()}
     window = window.assign(**{"class": window["component"].astype(str).map(groups)})
