@@ -67,7 +67,9 @@ def test_logins_fail_while_what_they_need_is_down(target, reason):
     for p in res.kpis["clients"].values():
         for k, v in p["failures"].items():
             failures[k] = failures.get(k, 0) + v
-    assert set(failures) == {reason}
+    # a login in flight when the target fails is lost midway (a few at most); every other failure is refused
+    lost = failures.pop("connection lost", 0)
+    assert set(failures) == {reason} and lost <= 5
     logins = totals(res.kpis, "logins")
     # A third of the hour is down: the logins then fail and are tried again every 10 minutes; the rest
     # before and after go through.
@@ -166,3 +168,42 @@ def test_the_same_seed_gives_the_same_sessions():
 def test_the_protocols_shares_must_sum_to_one():
     with pytest.raises(ScenarioError, match="protocols"):
         twin.load_scenario(BASELINE, ["workload.clients.protocols.pop.share=0.3"])
+
+
+def test_what_a_session_deletes_of_what_it_read_goes_at_the_size_read():
+    """A user who deletes everything read removes those messages' bytes, not as many messages of the
+    mailbox's mean size: new mail (large ham, small spam) is not the mean of what a mailbox keeps. With
+    every protocol deleting all it reads, no clean-ups and every session closed (30 minutes each), what the
+    mailboxes grew by is exactly the mail nobody has fetched yet. Deleting at the mailbox's mean size
+    (about 51 KB in the baseline, smaller than new mail) left 18 % more than that behind in this hour
+    (measured)."""
+    everything = [f"workload.clients.protocols.{p}.delete=1" for p in ("imap", "pop", "webmail")]
+    everything += [
+        f"workload.clients.protocols.{p}.session={{dist: constant, value: 30m}}" for p in ("imap", "webmail")
+    ]
+    overrides = [*PEAK, "clock.drain=2h", "workload.clients.readers=1", "workload.clients.cleanup.share=0"]
+    model = Model(twin.load_scenario(BASELINE, [*overrides, *everything]), seed=1)
+    boxes = model.ctx.mailboxes
+    before = sum(boxes.usage)
+    model.run()
+    access = model.services[-1]
+    assert not access.watching  # every session has closed
+    read = sum(p.fetched for p in access.protocols)
+    assert read > 2_000 and sum(p.deleted for p in access.protocols) == read
+    unread = sum(boxes.fresh_bytes)
+    assert sum(boxes.usage) - before == pytest.approx(unread, rel=0.01)
+
+
+def test_deleting_takes_the_size_given_or_the_mailboxes_mean():
+    model = Model(twin.load_scenario(BASELINE, [*ONLY_CLIENTS, "workload.clients.enabled=false"]), seed=1)
+    boxes = model.ctx.mailboxes
+    box = max(range(boxes.count), key=lambda b: boxes.messages[b])
+    n, usage, total = boxes.messages[box], boxes.usage[box], boxes.usage_total
+    boxes.delete(box, 10, size=1000.0)  # ten messages just read, of 1,000 bytes each
+    assert boxes.usage[box] == pytest.approx(usage - 10_000) and boxes.messages[box] == n - 10
+    assert boxes.usage_total == pytest.approx(total - 10_000)
+    mean = boxes.usage[box] / boxes.messages[box]
+    boxes.delete(box, 5, oldest=True)  # a clean-up: old mail, of the mean size
+    assert boxes.usage[box] == pytest.approx(usage - 10_000 - 5 * mean)
+    boxes.delete(box, 10 * n, size=1.0)  # more than it holds: the mailbox is empty, not negative
+    assert boxes.messages[box] == 0 and boxes.usage[box] == pytest.approx(0, abs=1e-6)

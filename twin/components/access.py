@@ -94,13 +94,14 @@ class Protocol:
 class Session:
     """An open session waiting for new mail (IDLE): the store calls ``new_mail``."""
 
-    __slots__ = ("access", "boot", "box", "fetched", "fetching", "protocol", "store")
+    __slots__ = ("access", "boot", "box", "fetched", "fetched_bytes", "fetching", "protocol", "store")
 
     def __init__(self, access, protocol, store, box):
         self.access, self.protocol, self.store, self.box = access, protocol, store, box
         self.boot = store.boot
         self.fetching = False
         self.fetched = 0  # messages fetched since the session's first FETCH
+        self.fetched_bytes = 0.0  # and their bytes
 
     def new_mail(self) -> None:
         if not self.fetching:  # one fetch at a time reads everything new
@@ -172,18 +173,20 @@ class MailAccess:
         p.fetched += n
         wake = until if until > done else done
         if wake > env.now:
-            self.alarms.at(wake, lambda: self._close(p, store, box, boot, n, session))
+            self.alarms.at(wake, lambda: self._close(p, store, box, boot, n, size, session))
         else:
-            yield from self._close(p, store, box, boot, n, session)
+            yield from self._close(p, store, box, boot, n, size, session)
 
     def _close(
-        self, p: Protocol, store, box: int, boot: int, fetched: int, session
+        self, p: Protocol, store, box: int, boot: int, fetched: int, fetched_bytes: float, session
     ) -> Generator[float, None, None]:
         """The end of a session: STORE and EXPUNGE of what the user deleted and of a cleanup (one
-        exchange), and LOGOUT."""
+        exchange), and LOGOUT. What the user deletes of what was read goes at the size of what was read
+        (mail read in a session is not of the mailbox's mean size: new ham is larger, spam smaller)."""
         env, boxes = self.env, self.boxes
         if session is not None:
             fetched += session.fetched
+            fetched_bytes += session.fetched_bytes
         if store.boot != boot:
             self._closed(p, store, box, session, cut=True)
             return
@@ -209,7 +212,7 @@ class MailAccess:
         p.took(done - now, store.backing_up)
         k = min(k, boxes.messages[box])  # another session may have expunged some meanwhile
         if k > 0:
-            boxes.delete(box, k, oldest=cleaned)
+            boxes.delete(box, k, oldest=cleaned, size=None if cleaned else fetched_bytes / fetched)
             p.deleted += k
 
     def _closed(self, p: Protocol, store, box: int, session, cut: bool = False) -> None:
@@ -244,6 +247,7 @@ class MailAccess:
         session.protocol.took(done - now, store.backing_up)
         session.protocol.fetched += n
         session.fetched += n
+        session.fetched_bytes += size
 
     # -- the commands ---------------------------------------------------------------------------------------
 

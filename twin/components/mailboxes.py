@@ -130,23 +130,25 @@ class Mailboxes:
                     self.delete(box, k, oldest=True)
             self.expunged += len(chosen)
 
-    def delete(self, box: int, k: int, oldest: bool = False) -> None:
-        """``k`` messages of mailbox ``box`` (at most its files) are expunged, each of the mailbox's mean
-        size: the newest first (what the user has just read), or the ``oldest`` (a clean-up). Those the
-        backup holds become deleted versions in it (``deleted_backed_bytes``)."""
+    def delete(self, box: int, k: int, oldest: bool = False, size: float | None = None) -> None:
+        """``k`` messages of mailbox ``box`` (at most its files) are expunged: the newest first (what the
+        user has just read), or the ``oldest`` (a clean-up); each of ``size`` bytes (what was read), or of
+        the mailbox's mean size when ``size`` is None. Those the backup holds become deleted versions in it
+        (``deleted_backed_bytes``)."""
         n = self.messages[box]
         k = min(k, n)
         if k <= 0:
             return
-        size = self.usage[box] / n
+        usage = self.usage[box]
+        gone = usage * k / n if size is None or k == n else min(usage, k * size)
+        each = gone / k
         backed = self.backed[box]
-        gone = min(k, backed) if oldest else max(0, k - (n - backed))  # of the files the backup holds
-        if gone:
-            self.backed[box] = backed - gone
-            self.backed_bytes[box] = max(0.0, self.backed_bytes[box] - gone * size)
-            self.deleted_backed_bytes += gone * size
-        gone = self.usage[box] * k / n
-        self.usage[box] -= gone
+        kept = min(k, backed) if oldest else max(0, k - (n - backed))  # of the files the backup holds
+        if kept:
+            self.backed[box] = backed - kept
+            self.backed_bytes[box] = max(0.0, self.backed_bytes[box] - kept * each)
+            self.deleted_backed_bytes += kept * each
+        self.usage[box] = usage - gone
         self.usage_total -= gone
         self.messages[box] = n - k
 
