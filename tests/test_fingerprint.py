@@ -19,7 +19,7 @@ RUNS = {
     # of mailbox with their quotas.
     "baseline-30m": (
         ["clock.horizon=30m", "clock.drain=5m"],
-        "a2870594f7b3108033dfbbd53eba7611d7623d1279c1a97998198e146f3bd526",
+        "d131a781c3c58a9ca4e1b0e33ee9217f7d41deaa5b91f28f9058dedd88a756f0",
     ),
     # A store outage fills the spools (retry rules, delay warnings after 10 min, bounces); a frontend
     # outage sends connections to a dead backend until the balancer notices; Sieve at the store; the
@@ -35,7 +35,7 @@ RUNS = {
             "policies.quarantine.digest_at=20m",  # the quarantine's digests at 00:20, and releases soon after
             "policies.quarantine.release_delay={dist: exponential, mean: 10m}",
         ],
-        "01604a4f633fa9a9f1221e0bef47a575587e998caf69ecc9ed253c17374fd55e",
+        "33fe2a125f97a23b9d00633dc953d48f52ea4ae90283d3cb5186a079157f5e41",
     ),
 }
 
