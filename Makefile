@@ -9,7 +9,7 @@ OUT    ?= reports/baseline
 .PHONY: help run test lint bench calibrate clean venv
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ lint: $(STAMP) ## ruff check and format check
 bench: $(STAMP) ## benchmarks -> bench/results.json
 	$(BIN)/python bench/run.py
 
-calibrate: $(STAMP) ## time Exim and Dovecot's LMTP here (root, Debian's exim4-daemon-light, dovecot-lmtpd, strace) -> bench/calibration.json
+calibrate: $(STAMP) ## time Exim, Dovecot LMTP, slapd, krb5kdc and SpamAssassin here (root; Debian packages: docs/calibration.md) -> bench/calibration.json
 	$(BIN)/python bench/calibrate.py
 
 clean: ## remove the virtual environment and generated reports

@@ -15,6 +15,9 @@ straight line through the sizes gives a base per message and a cost per KB, the 
 ``demand`` and ``demand_per_kb`` state. With ``--syscalls`` the same is run once under strace to count the
 file-system calls per message (fsyncs, files created, renames), the disk operations a demand counts.
 
+``calibrate_directory`` (slapd, krb5kdc) and ``calibrate_scanner`` (SpamAssassin) add the directory's and the
+scanner's operations to the same file (``--no-directory``, ``--no-scanner`` leave them out).
+
 The load generator (smtplib in this process) is not part of the measurement. The platform ran Cyrus, not
 Dovecot: docs/calibration.md says what carries over. CPU seconds on this machine are turned into seconds on
 the scenario's reference core (a 2.4 GHz K8 Opteron) by a speed ratio stated there, not measured.
@@ -44,6 +47,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 SIZES_KB = (2, 20, 100)  # the body sizes measured: a short text, a typical, a large message
 FS_CALLS = ("fsync", "fdatasync", "openat", "rename", "unlink", "write")
 MAIL_USER = "mail"  # Dovecot refuses to deliver as root; Debian's "mail" user owns the Maildirs
+USERS = 17_500  # the directory's entries: the baseline's mailboxes (docs/platform.md §B)
 
 
 def missing() -> str | None:
@@ -397,16 +401,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=50, help="messages sent first and not measured (50)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per size; the table shows medians (3)")
     ap.add_argument("--no-syscalls", action="store_true", help="skip the strace run (system calls)")
+    ap.add_argument(
+        "--no-directory", action="store_true", help="skip slapd and krb5kdc (bench/calibrate_directory.py)"
+    )
+    ap.add_argument(
+        "--operations", type=int, default=2000, help="directory operations per kind and run (2000)"
+    )
+    ap.add_argument(
+        "--no-scanner", action="store_true", help="skip SpamAssassin (bench/calibrate_scanner.py)"
+    )
+    ap.add_argument("--scan-messages", type=int, default=100, help="messages per SpamAssassin run (100)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "calibration.json", help="where to write")
     args = ap.parse_args(argv)
-    why = missing()
+    import calibrate_directory  # it borrows this module's helpers: imported here, not in a cycle at the top
+    import calibrate_scanner
+
+    why = (
+        missing()
+        or (None if args.no_directory else calibrate_directory.missing())
+        or (None if args.no_scanner else calibrate_scanner.missing())
+    )
     if why:
         print(f"calibrate: cannot measure the real software here: {why}", file=sys.stderr)
         return 2
     result = calibrate(args.messages, args.warmup, args.repeats, not args.no_syscalls)
+    if not args.no_directory:
+        result["directory"] = calibrate_directory.calibrate(USERS, args.operations, args.warmup, args.repeats)
+    if not args.no_scanner:
+        result["scanner"] = calibrate_scanner.calibrate(args.scan_messages, args.repeats)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for k, f in result["fit"].items():
         print(f"{k:8} {f['base_ms']:6.2f} ms per message + {f['per_kb_ms']:.4f} ms per KB (this machine)")
+    for k, op in result.get("directory", {}).get("per_operation", {}).items():
+        print(f"{k:12} {op['cpu_ms']:6.3f} ms CPU per operation (this machine)")
+    for row in result.get("scanner", {}).get("sizes", []):
+        print(f"scan {row['kb']:>4} KB {row['scan_cpu_ms']:7.1f} ms CPU a message (SpamAssassin, here)")
     print(f"wrote {args.out}")
     return 0
 
