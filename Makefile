@@ -37,7 +37,7 @@ lint: $(STAMP) ## ruff check and format check
 bench: $(STAMP) ## benchmarks -> bench/results.json
 	$(BIN)/python bench/run.py
 
-calibrate: $(STAMP) ## time Exim, Dovecot LMTP, slapd, krb5kdc and SpamAssassin here (root; Debian packages: docs/calibration.md) -> bench/calibration.json
+calibrate: $(STAMP) ## time Exim, Dovecot LMTP and IMAP, slapd, krb5kdc and SpamAssassin here (root; Debian packages: docs/calibration.md) -> bench/calibration.json
 	$(BIN)/python bench/calibrate.py
 
 clean: ## remove the virtual environment and generated reports

@@ -15,8 +15,9 @@ straight line through the sizes gives a base per message and a cost per KB, the 
 ``demand`` and ``demand_per_kb`` state. With ``--syscalls`` the same is run once under strace to count the
 file-system calls per message (fsyncs, files created, renames), the disk operations a demand counts.
 
-``calibrate_directory`` (slapd, krb5kdc) and ``calibrate_scanner`` (SpamAssassin) add the directory's and the
-scanner's operations to the same file (``--no-directory``, ``--no-scanner`` leave them out).
+``calibrate_directory`` (slapd, krb5kdc), ``calibrate_scanner`` (SpamAssassin) and ``calibrate_imap``
+(Dovecot's IMAP) add the directory's, the scanner's and the users' sessions' operations to the same file
+(``--no-directory``, ``--no-scanner``, ``--no-imap`` leave them out).
 
 The load generator (smtplib in this process) is not part of the measurement. The platform ran Cyrus, not
 Dovecot: docs/calibration.md says what carries over. CPU seconds on this machine are turned into seconds on
@@ -411,15 +412,19 @@ def main(argv: list[str] | None = None) -> int:
         "--no-scanner", action="store_true", help="skip SpamAssassin (bench/calibrate_scanner.py)"
     )
     ap.add_argument("--scan-messages", type=int, default=100, help="messages per SpamAssassin run (100)")
+    ap.add_argument("--no-imap", action="store_true", help="skip Dovecot's IMAP (bench/calibrate_imap.py)")
+    ap.add_argument("--sessions", type=int, default=300, help="IMAP sessions per kind and run (300)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "calibration.json", help="where to write")
     args = ap.parse_args(argv)
     import calibrate_directory  # it borrows this module's helpers: imported here, not in a cycle at the top
+    import calibrate_imap
     import calibrate_scanner
 
     why = (
         missing()
         or (None if args.no_directory else calibrate_directory.missing())
         or (None if args.no_scanner else calibrate_scanner.missing())
+        or (None if args.no_imap else calibrate_imap.missing())
     )
     if why:
         print(f"calibrate: cannot measure the real software here: {why}", file=sys.stderr)
@@ -429,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         result["directory"] = calibrate_directory.calibrate(USERS, args.operations, args.warmup, args.repeats)
     if not args.no_scanner:
         result["scanner"] = calibrate_scanner.calibrate(args.scan_messages, args.repeats)
+    if not args.no_imap:
+        result["imap"] = calibrate_imap.calibrate(args.sessions, args.repeats)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for k, f in result["fit"].items():
         print(f"{k:8} {f['base_ms']:6.2f} ms per message + {f['per_kb_ms']:.4f} ms per KB (this machine)")
@@ -436,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k:12} {op['cpu_ms']:6.3f} ms CPU per operation (this machine)")
     for row in result.get("scanner", {}).get("sizes", []):
         print(f"scan {row['kb']:>4} KB {row['scan_cpu_ms']:7.1f} ms CPU a message (SpamAssassin, here)")
+    for mode in ("fork", "reuse"):
+        for k, v in result.get("imap", {}).get(mode, {}).get("parts_cpu_ms", {}).items():
+            print(f"imap {mode:5} {k:17} {v:6.3f} ms CPU (Dovecot, here)")
     print(f"wrote {args.out}")
     return 0
 
