@@ -117,6 +117,17 @@ def _wait_until(ready, proc: subprocess.Popen, what: str, timeout: float = 15.0)
     raise RuntimeError(f"{what} was not ready within {timeout:.0f} s")
 
 
+def stop(proc: subprocess.Popen | None) -> None:
+    """Stop a daemon started here: SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -161,18 +172,22 @@ begin retry
 * * F,1h,1m
 """
 
-DOVECOT_CONF = """\
-base_dir = {d}/dovecot-run
-state_dir = {d}/dovecot-state
-log_path = {d}/log/dovecot.log
-protocols = lmtp
+# What every Dovecot run here shares (LMTP here, IMAP in calibrate_imap.py): loopback, no TLS, Maildirs
+DOVECOT_COMMON = """\
 listen = 127.0.0.1
 ssl = no
 mail_location = maildir:{d}/mail/%n
 first_valid_uid = 1
 default_internal_user = dovecot
 default_login_user = dovenull
-passdb {{
+"""
+
+DOVECOT_CONF = """\
+base_dir = {d}/dovecot-run
+state_dir = {d}/dovecot-state
+log_path = {d}/log/dovecot.log
+protocols = lmtp
+{common}passdb {{
   driver = static
   args = nopassword=y
 }}
@@ -211,7 +226,9 @@ class Platform:
         conf = EXIM_CONF.format(d=self.d, port=self.port, user="root", mail_user=MAIL_USER)
         self.exim_conf.write_text(conf)
         self.dovecot_conf = self.d / "dovecot.conf"
-        self.dovecot_conf.write_text(DOVECOT_CONF.format(d=self.d, user=MAIL_USER))
+        self.dovecot_conf.write_text(
+            DOVECOT_CONF.format(d=self.d, user=MAIL_USER, common=DOVECOT_COMMON.format(d=self.d))
+        )
         self.exim = self.dovecot = None
 
     def __enter__(self) -> Platform:
@@ -227,13 +244,7 @@ class Platform:
 
     def __exit__(self, *exc) -> None:
         for proc in (self.exim, self.dovecot):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc)
 
     def send(self, n: int, kb: int, first: int = 0) -> None:
         """``n`` messages of ``kb`` KB, one SMTP transaction each over one connection."""

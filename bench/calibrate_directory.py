@@ -24,14 +24,13 @@ import base64
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from calibrate import _free_port, _listening, _wait_until
+from calibrate import _free_port, _listening, _wait_until, stop
 
 SLAPD = shutil.which("slapd") or ("/usr/sbin/slapd" if Path("/usr/sbin/slapd").exists() else None)
 SLAPADD = shutil.which("slapadd") or ("/usr/sbin/slapadd" if Path("/usr/sbin/slapadd").exists() else None)
@@ -155,7 +154,7 @@ class Slapd:
         return self
 
     def __exit__(self, *exc) -> None:
-        _stop(self.proc)
+        stop(self.proc)
 
     def searches(self, first: int, n: int) -> None:
         """``n`` equality searches on mail over one connection; each must find its entry."""
@@ -248,7 +247,7 @@ class Kdc:
         return self
 
     def __exit__(self, *exc) -> None:
-        _stop(self.proc)
+        stop(self.proc)
 
     def kinits(self, first: int, n: int) -> None:
         """``n`` AS exchanges: kinit with a password (read from standard input), a new cache each."""
@@ -264,16 +263,6 @@ class Kdc:
         for _ in range(n):
             shutil.copyfile(self.tgt, cache)
             self._run([KVNO, SERVICE], env=env)
-
-
-def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def thread_cpu(pid: int) -> float:

@@ -24,7 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from calibrate import DOVECOT, MAIL_USER, _free_port, _listening, _message, _wait_until, tree_cpu
+from calibrate import (
+    DOVECOT,
+    DOVECOT_COMMON,
+    MAIL_USER,
+    _free_port,
+    _listening,
+    _message,
+    _wait_until,
+    stop,
+    tree_cpu,
+)
 
 IMAP_BINARY = Path("/usr/lib/dovecot/imap")
 PASSWORD = "calibration-password"
@@ -37,14 +47,8 @@ base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{common}disable_plaintext_auth = no
 auth_mechanisms = plain
-mail_location = maildir:{d}/mail/%n
-first_valid_uid = 1
-default_internal_user = dovecot
-default_login_user = dovenull
 passdb {{
   driver = static
   args = password={password}
@@ -100,7 +104,14 @@ class ImapServer:
             else {"login_count": 1, "imap_count": 1, "prefork": 0}
         )
         self.conf.write_text(
-            IMAP_CONF.format(d=self.d, port=self.port, user=MAIL_USER, password=PASSWORD, **counts)
+            IMAP_CONF.format(
+                d=self.d,
+                port=self.port,
+                user=MAIL_USER,
+                password=PASSWORD,
+                common=DOVECOT_COMMON.format(d=self.d),
+                **counts,
+            )
         )
         self.proc: subprocess.Popen | None = None
 
@@ -112,9 +123,7 @@ class ImapServer:
         return self
 
     def __exit__(self, *exc) -> None:
-        from calibrate_directory import _stop
-
-        _stop(self.proc)
+        stop(self.proc)
 
     def session(self, user: int, kind: str) -> None:
         """One session of ``kind`` for ``user``; fails loudly if the server does not do what was asked."""
