@@ -143,11 +143,11 @@ class Mailboxes:
         gone = usage * k / n if size is None or k == n else min(usage, k * size)
         each = gone / k
         backed = self.backed[box]
-        kept = min(k, backed) if oldest else max(0, k - (n - backed))  # of the files the backup holds
-        if kept:
-            self.backed[box] = backed - kept
-            self.backed_bytes[box] = max(0.0, self.backed_bytes[box] - kept * each)
-            self.deleted_backed_bytes += kept * each
+        in_backup = min(k, backed) if oldest else max(0, k - (n - backed))  # of the files the backup holds
+        if in_backup:
+            self.backed[box] = backed - in_backup
+            self.backed_bytes[box] = max(0.0, self.backed_bytes[box] - in_backup * each)
+            self.deleted_backed_bytes += in_backup * each
         self.usage[box] = usage - gone
         self.usage_total -= gone
         self.messages[box] = n - k
