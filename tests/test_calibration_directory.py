@@ -16,12 +16,10 @@ from tests.helpers import BASELINE, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 import calibrate_directory as directory  # bench/ is not a package: put on sys.path above
+from calibrate import SPEED_RATIO
 
 WHY = directory.missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"cannot run the real slapd and krb5kdc here: {WHY}")
-
-# docs/calibration.md: a core here does about 3 times the work of the baseline's reference core (est)
-SPEED_RATIO = 3.0
 
 
 @pytest.fixture(scope="module")
