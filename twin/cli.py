@@ -64,6 +64,27 @@ def duration(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A share strictly between 0 and 1, as 95% or 0.95 (``--level``, ``--precision``)."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, as 95% or 0.95 (got {text!r})")
+    return value
+
+
+def seeds(text: str) -> list[int]:
+    """``--seeds``: N (1..N), A-B or a,b,c."""
+    from twin.experiments.estimates import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def seed(text: str) -> int:
     """A ``--seed``: a whole number from 0 to 2**63-1."""
     try:
@@ -188,6 +209,41 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", metavar="DIR", help="write each run's kpis.json into DIR/<scenario>/seed-N.json")
     overrides(c)
     force(c)
+
+    rp = sub.add_parser(
+        "replicate",
+        help="independent replications of a scenario: each KPI's mean and confidence interval",
+        description="Run SCENARIO once per seed in parallel worker processes and print, for each KPI (a "
+        "path of kpis.json, as in expect:), the mean over the runs with a Student-t confidence interval. "
+        "With --precision the seeds run in rounds of --jobs until every KPI's half-width is within that "
+        "share of its mean (or the seeds run out). Every run cuts its own warm-up (clock.warmup). Exit 0; "
+        "1 if a run failed (its error is printed, the others count); 2 bad input (docs/experiments.md).",
+    )
+    rp.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
+    rp.add_argument(
+        "--seeds",
+        type=seeds,
+        default=seeds("10"),
+        metavar="SEEDS",
+        help="N (1..N), A-B or a,b,c (default 10)",
+    )
+    rp.add_argument(
+        "--kpi",
+        dest="kpis",
+        action="append",
+        metavar="PATH",
+        help="a KPI, e.g. delivery_latency.all.p95_s (repeatable; default: delivery latency, quality, lost)",
+    )
+    rp.add_argument("--level", type=share, default=0.95, help="confidence level (default 95%%)")
+    rp.add_argument(
+        "--precision", type=share, help="stop once every KPI's half-width is within this share, e.g. 5%%"
+    )
+    rp.add_argument(
+        "--jobs", type=positive, default=None, metavar="N", help="worker processes (default: cores)"
+    )
+    rp.add_argument("--json", action="store_true", help="print the estimates and the runs' errors as JSON")
+    overrides(rp)
+    force(rp)
 
     f = sub.add_parser(
         "spof",
@@ -459,6 +515,37 @@ def _inside(name: str) -> tuple[str, ...]:
     return tuple(p for p in Path(name).with_suffix("").parts if p not in ("/", "..", ".")) or ("scenario",)
 
 
+def cmd_replicate(args) -> int:
+    from twin.experiments.estimates import DEFAULT_KPIS, kpi_paths, lines, replicate_kpis
+    from twin.scenario import load_scenario
+    from twin.scenario.expectations import ExpectationError
+    from twin.scenario.footprint import check_footprint
+
+    kpis = args.kpis or list(DEFAULT_KPIS)
+    try:
+        kpi_paths(kpis)
+    except ExpectationError as exc:
+        print(f"mailtwin replicate: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    scenario = load_scenario(args.scenario, args.overrides)
+    if not args.force:
+        check_footprint(scenario, args.scenario)
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"  {done} of at most {total} runs done", file=sys.stderr)
+
+    rep = replicate_kpis(scenario, args.seeds, kpis, args.level, args.precision, args.jobs, progress)
+    if args.json:
+        out = {"level": rep.level, "precision": rep.precision, "seeds": sorted(rep.runs)}
+        out |= {"estimates": rep.estimates(), "errors": {str(k): v for k, v in rep.errors.items()}}
+        print(json.dumps(out, indent=2))
+    else:
+        for line in lines(rep, scenario):
+            print(line)
+    return EXIT_EXPECTATION if rep.errors else EXIT_OK
+
+
 def cmd_spof(args) -> int:
     from twin.experiments.spof import lines, spof
 
@@ -727,6 +814,7 @@ COMMANDS = {
     "schema": cmd_schema,
     "topology": cmd_topology,
     "check": cmd_check,
+    "replicate": cmd_replicate,
     "spof": cmd_spof,
     "retry-schedule": cmd_retry_schedule,
     "sieve-test": cmd_sieve_test,

@@ -177,6 +177,16 @@ def parse_expectation(text: str) -> Expectation:
     return Expectation(text.strip(), path, m.group(1), value)
 
 
+def parse_path(text: str) -> tuple[Segment, ...]:
+    """A path of kpis.json alone (``delivery_latency.all.p95_s``), as an expectation's left side."""
+    if not isinstance(text, str):
+        raise ExpectationError(f"expected a path such as 'recipients.lost' (got {text!r})")
+    path, i = _path(text)
+    if text[i:].strip():
+        raise ExpectationError(f"unexpected {text[i:].strip()!r} after {text[:i].strip()!r}")
+    return path
+
+
 def _path(text: str) -> tuple[tuple[Segment, ...], int]:
     segments: list[Segment] = []
     i = len(text) - len(text.lstrip())
