@@ -100,14 +100,14 @@ def replicate_kpis(
     jobs: int | None = None,
     progress=None,
 ) -> Replicated:
-    """Run ``scenario`` on ``seeds`` (all of them, or with a ``precision`` in rounds of ``jobs`` until every
+    """Run ``scenario`` on ``seeds`` in rounds of ``jobs`` (all of them, or with a ``precision`` until every
     KPI is that precise) and estimate each KPI. ``progress(done, total)`` is called after each round."""
     kpi_paths(kpis)
     out = Replicated(list(kpis), level, precision=precision)
-    step = len(seeds) if precision is None else (jobs or os.cpu_count() or 1)
+    step = jobs or os.cpu_count() or 1  # rounds of one run per worker: progress, and a place to stop
     done = 0
     while done < len(seeds):
-        size = step if out.runs else max(step, MIN_RUNS)
+        size = step if out.runs or precision is None else max(step, MIN_RUNS)
         now = seeds[done : done + size]
         done += len(now)
         for seed, result in zip(now, run_many([(scenario, s) for s in now], jobs), strict=True):
