@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from twin.analysis.statistics import confidence_interval
 from twin.experiments.replications import run_many
-from twin.scenario.expectations import MISSING, ExpectationError, check_path, parse_path, resolve
+from twin.scenario.expectations import ExpectationError, check_path, is_number, parse_path, resolve
 from twin.scenario.schema import Scenario
 from twin.units import format_duration
 
@@ -65,7 +65,7 @@ class Replicated:
             if "error" in self.runs[seed]:
                 continue
             found = resolve(self.runs[seed], path)
-            if len(found) == 1 and _number(found[0]):
+            if len(found) == 1 and is_number(found[0]):
                 out.append(float(found[0]))
         return out
 
@@ -117,10 +117,6 @@ def replicate_kpis(
         if precision is not None and out.precise():
             break
     return out
-
-
-def _number(v) -> bool:
-    return v is not MISSING and isinstance(v, int | float) and not isinstance(v, bool) and v == v
 
 
 def _relative(half: float, mean: float) -> float | None:

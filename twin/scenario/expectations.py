@@ -130,7 +130,7 @@ class Expectation:
         if self.op in ("==", "!="):
             same = _equal(actual, self.value)
             return same if self.op == "==" else not same
-        if not _number(actual) or not _number(self.value):
+        if not is_number(actual) or not is_number(self.value):
             return False  # an ordering needs two numbers: a missing value or text never satisfies it
         return {
             "<": actual < self.value,
@@ -233,14 +233,15 @@ def _value(raw: str) -> Any:
     )
 
 
-def _number(v: Any) -> bool:
+def is_number(v: Any) -> bool:
+    """A number an order can compare: not a bool, not NaN."""
     return isinstance(v, int | float) and not isinstance(v, bool) and v == v
 
 
 def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
-    if _number(a) and _number(b):
+    if is_number(a) and is_number(b):
         return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
     return a == b
 
