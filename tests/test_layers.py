@@ -28,7 +28,13 @@ ALLOWED = {
     "parquet": {"io", "scenario", "sim"},
     "results": {"analysis", "report", "io", "scenario", "sim", "parquet"},
     "__init__": {"model", "analysis", "results", "scenario", "parquet"},  # twin.simulate, the notebook API
-    "experiments": {"__init__", "scenario", "topology", "units"},  # spof reads the graph
+    "experiments": {
+        "__init__",
+        "analysis",
+        "scenario",
+        "topology",
+        "units",
+    },  # spof reads the graph; replicate the statistics
     "cli": {"__init__", "exim", "io", "scenario", "sieve", "sim", "topology", "units", "experiments"},
     "__main__": {"cli"},
 }
