@@ -5,6 +5,7 @@ input, 3 an internal error (a bug: ``--debug`` shows the traceback), 130/143 int
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -122,6 +123,37 @@ def build_parser() -> argparse.ArgumentParser:
             help="run (or accept) a scenario whose expected peak memory exceeds what this machine has",
         )
 
+    def experiment(sp, kind):
+        """What every experiment command takes: KPIs, level, workers or a Dask cluster, the folder."""
+        sp.add_argument(
+            "--kpi",
+            dest="kpis",
+            action="append",
+            metavar="PATH",
+            help="a KPI, e.g. delivery_latency.all.p95_s (repeatable; default: latency, quality, lost)",
+        )
+        sp.add_argument("--level", type=share, default=0.95, help="confidence level (default 95%%)")
+        sp.add_argument(
+            "--jobs", type=positive, default=None, metavar="N", help="local worker processes (default: cores)"
+        )
+        sp.add_argument(
+            "--dask",
+            metavar="ADDRESS",
+            help="run on this Dask scheduler (tcp://host:8786) instead of local workers",
+        )
+        where = (
+            "keep the runs here"
+            if kind is None
+            else f"the experiment's folder (default reports/{kind}-SCENARIO)"
+        )
+        sp.add_argument(
+            "--out",
+            metavar="DIR",
+            help=f"{where}: a Parquet dataset and experiment.json; a rerun reuses its runs",
+        )
+        overrides(sp)
+        force(sp)
+
     def overrides(sp):
         sp.add_argument(
             "--set",
@@ -228,22 +260,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="N (1..N), A-B or a,b,c (default 10)",
     )
     rp.add_argument(
-        "--kpi",
-        dest="kpis",
-        action="append",
-        metavar="PATH",
-        help="a KPI, e.g. delivery_latency.all.p95_s (repeatable; default: delivery latency, quality, lost)",
-    )
-    rp.add_argument("--level", type=share, default=0.95, help="confidence level (default 95%%)")
-    rp.add_argument(
         "--precision", type=share, help="stop once every KPI's half-width is within this share, e.g. 5%%"
     )
-    rp.add_argument(
-        "--jobs", type=positive, default=None, metavar="N", help="worker processes (default: cores)"
-    )
+    experiment(rp, None)
     rp.add_argument("--json", action="store_true", help="print the estimates and the runs' errors as JSON")
-    overrides(rp)
-    force(rp)
+
+    sw = sub.add_parser(
+        "sweep",
+        help="a grid over scenario fields, every point replicated: KPIs with intervals, a table and plots",
+        description="Run SCENARIO at every combination of the --vary values (fields in the --set syntax), "
+        "each on every seed, and print per KPI and point the mean with a Student-t interval. Writes the "
+        "runs (a Parquet dataset), summary.csv, plots/KPI.png and experiment.json into --out; a rerun "
+        "reuses the runs already there. Exit 0; 1 if a run failed; 2 bad input (docs/experiments.md).",
+    )
+    sw.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
+    sw.add_argument(
+        "--vary",
+        dest="varies",
+        action="append",
+        required=True,
+        metavar="PATH=v1,v2,...",
+        help="a field and its values, e.g. workload.scale=1,1.5,2 (repeatable: the grid is the product)",
+    )
+    sw.add_argument(
+        "--seeds", type=seeds, default=seeds("5"), metavar="SEEDS", help="N, A-B or a,b,c (default 5)"
+    )
+    experiment(sw, "sweep")
+    sw.add_argument("--json", action="store_true", help="print the table as JSON")
+
+    cp = sub.add_parser(
+        "compare",
+        help="two scenarios (or two --set lists) on the same seeds: KPI differences with paired intervals",
+        description="Run A and B on the same seeds (common random numbers: docs/experiments.md says why "
+        "that pairs them) and print per KPI the mean difference B - A with its paired Student-t interval, "
+        "beside the wider interval independent runs would give. B defaults to A, so that one scenario "
+        "with two --set lists (--a-set, --b-set) is compared. Exit 0; 1 if a run failed; 2 bad input.",
+    )
+    cp.add_argument("a", metavar="A", help="scenario A (file or shipped name)")
+    cp.add_argument("b", metavar="B", nargs="?", help="scenario B (default: A)")
+    cp.add_argument(
+        "--a-set", action="append", default=[], metavar="PATH=VALUE", help="an override of A only"
+    )
+    cp.add_argument(
+        "--b-set", action="append", default=[], metavar="PATH=VALUE", help="an override of B only"
+    )
+    cp.add_argument(
+        "--seeds", type=seeds, default=seeds("10"), metavar="SEEDS", help="N, A-B or a,b,c (default 10)"
+    )
+    experiment(cp, "compare")
+    cp.add_argument("--json", action="store_true", help="print the differences as JSON")
 
     f = sub.add_parser(
         "spof",
@@ -332,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OutputError as exc:
+    except (OutputError, _BadInput) as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
@@ -515,27 +580,93 @@ def _inside(name: str) -> tuple[str, ...]:
     return tuple(p for p in Path(name).with_suffix("").parts if p not in ("/", "..", ".")) or ("scenario",)
 
 
-def cmd_replicate(args) -> int:
-    from twin.experiments.estimates import DEFAULT_KPIS, kpi_paths, lines, replicate_kpis
-    from twin.scenario import load_scenario
+def _kpis(args, command: str) -> list[str] | None:
+    """The --kpi list (default: ``estimates.DEFAULT_KPIS``), or None after saying which one is bad."""
+    from twin.experiments.estimates import DEFAULT_KPIS, kpi_paths
     from twin.scenario.expectations import ExpectationError
-    from twin.scenario.footprint import check_footprint
 
     kpis = args.kpis or list(DEFAULT_KPIS)
     try:
         kpi_paths(kpis)
     except ExpectationError as exc:
-        print(f"mailtwin replicate: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    scenario = load_scenario(args.scenario, args.overrides)
+        print(f"mailtwin {command}: {exc}", file=sys.stderr)
+        return None
+    return kpis
+
+
+def _loaded(args, path: str, overrides: list[str]):
+    from twin.scenario import load_scenario
+    from twin.scenario.footprint import check_footprint
+
+    scenario = load_scenario(path, overrides)
     if not args.force:
-        check_footprint(scenario, args.scenario)
+        check_footprint(scenario, path)
+    return scenario
 
-    def progress(done: int, total: int) -> None:
+
+@contextlib.contextmanager
+def _experiment(args, name: str | None):
+    """The executor (``--dask`` or ``--jobs``) and the experiment folder (``--out``, locked; None without
+    one) for the command's runs. A Dask address nobody answers at is bad input."""
+    from twin.experiments.executor import DaskError, executor
+    from twin.experiments.store import ExperimentFolder
+
+    folder = ExperimentFolder(args.out, name).open() if args.out is not None else None
+    try:
+        try:
+            pool = executor(args.jobs, args.dask)
+        except DaskError as exc:
+            raise _BadInput(str(exc)) from None
+        try:
+            yield pool, folder
+        finally:
+            pool.close()
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+class _BadInput(ValueError):
+    """A command's bad input found after parsing: ``str()`` is the line to print (exit 2)."""
+
+
+def _progress(args):
+    def progress(done: int, total: int, reused: int = 0) -> None:
+        if _pending:
+            raise _pending[0]
         if not args.json:
-            print(f"  {done} of at most {total} runs done", file=sys.stderr)
+            again = f" ({reused} reused from {args.out})" if reused else ""
+            print(f"  {done} of {total} runs done{again}", file=sys.stderr)
 
-    rep = replicate_kpis(scenario, args.seeds, kpis, args.level, args.precision, args.jobs, progress)
+    return progress
+
+
+def cmd_replicate(args) -> int:
+    from twin.experiments.estimates import lines, replicate_kpis
+    from twin.experiments.store import Point
+
+    kpis = _kpis(args, "replicate")
+    if kpis is None:
+        return EXIT_BAD_INPUT
+    scenario = _loaded(args, args.scenario, args.overrides)
+    point = Point({}, list(args.overrides), scenario)
+    with _experiment(args, f"replicate-{Path(args.scenario).stem}") as (pool, folder):
+        if folder is not None:
+            folder.write_manifest(
+                "replicate", args.scenario, [point], args.seeds, kpis=kpis, executor=str(pool)
+            )
+        rep = replicate_kpis(
+            scenario,
+            args.seeds,
+            kpis,
+            args.level,
+            args.precision,
+            args.jobs,
+            _progress(args),
+            pool,
+            folder,
+            point,
+        )
     if args.json:
         out = {"level": rep.level, "precision": rep.precision, "seeds": sorted(rep.runs)}
         out |= {"estimates": rep.estimates(), "errors": {str(k): v for k, v in rep.errors.items()}}
@@ -544,6 +675,82 @@ def cmd_replicate(args) -> int:
         for line in lines(rep, scenario):
             print(line)
     return EXIT_EXPECTATION if rep.errors else EXIT_OK
+
+
+def cmd_sweep(args) -> int:
+    from twin.experiments import sweep
+    from twin.io import atomic_path
+
+    kpis = _kpis(args, "sweep")
+    if kpis is None:
+        return EXIT_BAD_INPUT
+    try:
+        varies = [sweep.parse_vary(v) for v in args.varies]
+    except ValueError as exc:
+        print(f"mailtwin sweep: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if len({v.path for v in varies}) != len(varies):
+        print("mailtwin sweep: --vary names a field twice", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    points = sweep.grid(args.scenario, list(args.overrides), varies)
+    if not args.force:
+        _loaded(
+            args, args.scenario, points[-1].overrides
+        )  # the footprint of the largest point, as given last
+    name = f"sweep-{Path(args.scenario).stem}"
+    args.out = args.out if args.out is not None else str(Path("reports") / name)
+    with _experiment(args, name) as (pool, folder):
+        folder.write_manifest(
+            "sweep", args.scenario, points, args.seeds, kpis=kpis, vary=args.varies, executor=str(pool)
+        )
+        swept = sweep.sweep(points, args.seeds, kpis, args.level, pool, folder, _progress(args))
+        frame = sweep.table(swept)
+        with atomic_path(folder.out / "summary.csv") as tmp:
+            frame.to_csv(tmp, index=False)
+        plots = sweep.plot(frame, varies, args.level, folder.out / "plots")
+    if args.json:
+        print(frame.to_json(orient="records", indent=2))
+    else:
+        for line in sweep.lines(swept, args.level):
+            print(line)
+        print(
+            f"wrote {folder.out}/summary.csv, {len(plots)} plots in {folder.out}/plots/, experiment.json and "
+            f"the runs ({folder.out}/runs/)"
+        )
+    return EXIT_EXPECTATION if any(rep.errors for _, rep in swept) else EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from twin.experiments.compare import compare, lines
+    from twin.experiments.store import Point
+
+    kpis = _kpis(args, "compare")
+    if kpis is None:
+        return EXIT_BAD_INPUT
+    b_path = args.b if args.b is not None else args.a
+    sides = []
+    for path, own in ((args.a, args.a_set), (b_path, args.b_set)):
+        sets = [*args.overrides, *own]
+        label = " ".join([path, *(f"--set {x}" for x in own)])
+        sides.append(Point({"side": label}, sets, _loaded(args, path, sets)))
+    if sides[0].sha256 == sides[1].sha256:
+        print(
+            "mailtwin compare: A and B are the same scenario (give B, or --a-set / --b-set)", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
+    name = f"compare-{Path(args.a).stem}"
+    args.out = args.out if args.out is not None else str(Path("reports") / name)
+    with _experiment(args, name) as (pool, folder):
+        folder.write_manifest("compare", args.a, sides, args.seeds, kpis=kpis, b=b_path, executor=str(pool))
+        c = compare(sides[0], sides[1], args.seeds, kpis, args.level, pool, folder, _progress(args))
+    if args.json:
+        out = {"a": c.labels[0], "b": c.labels[1], "level": args.level, "differences": c.rows()}
+        out["errors"] = {side: {str(k): v for k, v in e.items()} for side, e in c.errors.items()}
+        print(json.dumps(out, indent=2))
+    else:
+        for line in lines(c):
+            print(line)
+    return EXIT_EXPECTATION if any(c.errors.values()) else EXIT_OK
 
 
 def cmd_spof(args) -> int:
@@ -815,6 +1022,8 @@ COMMANDS = {
     "topology": cmd_topology,
     "check": cmd_check,
     "replicate": cmd_replicate,
+    "sweep": cmd_sweep,
+    "compare": cmd_compare,
     "spof": cmd_spof,
     "retry-schedule": cmd_retry_schedule,
     "sieve-test": cmd_sieve_test,

@@ -82,6 +82,34 @@ def _shown(p: Path, given: str | Path) -> str:
     return str(p) if Path(given).is_absolute() else os.path.relpath(p)
 
 
+def lock_folder(out: Path):
+    """Take the lock beside the folder ``out`` (``.NAME.lock``, holding this process's id) and return its
+    open file: the lock holds until the file is closed. OutputError if another mailtwin process holds it
+    or the place cannot be written."""
+    import fcntl
+
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        lock = open(parent / f".{out.name}.lock", "a+")  # noqa: SIM115 - held until the caller closes it
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write in {_shown(parent, out)} ({reason(exc)})") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        pid = lock.read().strip()
+        lock.close()
+        raise OutputError(
+            f"--out {out}: another mailtwin run is writing there" + (f" (pid {pid})" if pid else "")
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
+
+
 class ResultsFolder:
     """A run's results folder, written whole or not at all.
 
@@ -98,29 +126,9 @@ class ResultsFolder:
         self._lock = None
 
     def open(self) -> ResultsFolder:
-        import fcntl
-
         out = self.out
         parent = out.absolute().parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            lock = open(parent / f".{out.name}.lock", "a+")  # noqa: SIM115 - held until close()
-        except OSError as exc:
-            raise OutputError(f"--out {out}: cannot write in {_shown(parent, out)} ({reason(exc)})") from None
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.seek(0)
-            pid = lock.read().strip()
-            lock.close()
-            raise OutputError(
-                f"--out {out}: another mailtwin run is writing there" + (f" (pid {pid})" if pid else "")
-            ) from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(str(os.getpid()))
-        lock.flush()
-        self._lock = lock
+        self._lock = lock_folder(out)
         for stale in parent.glob(f".{out.name}.*.staging"):  # left by a run that was killed (SIGKILL)
             shutil.rmtree(stale, ignore_errors=True)
         try:

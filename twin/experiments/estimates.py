@@ -11,11 +11,9 @@ the warm-up is cut from each run, not from the pool.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from twin.analysis.statistics import confidence_interval
-from twin.experiments.replications import run_many
 from twin.scenario.expectations import ExpectationError, check_path, is_number, parse_path, resolve
 from twin.scenario.schema import Scenario
 from twin.units import format_duration
@@ -57,17 +55,21 @@ class Replicated:
     def errors(self) -> dict[int, str]:
         return {s: r["error"] for s, r in self.runs.items() if "error" in r}
 
-    def values(self, text: str) -> list[float]:
-        """The KPI's value in every run that has a number there, in seed order."""
+    def by_seed(self, text: str) -> dict[int, float]:
+        """The KPI's value in every run that has a number there, by seed (in seed order)."""
         path = parse_path(text)
-        out = []
+        out = {}
         for seed in sorted(self.runs):
             if "error" in self.runs[seed]:
                 continue
             found = resolve(self.runs[seed], path)
             if len(found) == 1 and is_number(found[0]):
-                out.append(float(found[0]))
+                out[seed] = float(found[0])
         return out
+
+    def values(self, text: str) -> list[float]:
+        """The KPI's value in every run that has a number there, in seed order."""
+        return list(self.by_seed(text).values())
 
     def estimates(self) -> list[dict]:
         """Per KPI: n, mean, half_width (null below 2 runs), relative, min, max, and whether it is within
@@ -99,19 +101,30 @@ def replicate_kpis(
     precision: float | None = None,
     jobs: int | None = None,
     progress=None,
+    pool=None,
+    folder=None,
+    point=None,
 ) -> Replicated:
-    """Run ``scenario`` on ``seeds`` in rounds of ``jobs`` (all of them, or with a ``precision`` until every
-    KPI is that precise) and estimate each KPI. ``progress(done, total)`` is called after each round."""
+    """Run ``scenario`` on ``seeds`` in rounds of one run per worker (all of them, or with a ``precision``
+    until every KPI is that precise) and estimate each KPI. ``progress(done, total)`` is called after
+    each round. The runs go to ``pool`` (default: ``LocalPool(jobs)``); with an experiment ``folder`` they
+    are saved there and runs it holds already are reused (``executor.execute``)."""
+    from twin.experiments.executor import LocalPool, execute
+    from twin.experiments.store import Point
+
     kpi_paths(kpis)
+    pool = pool if pool is not None else LocalPool(jobs)
+    point = point if point is not None else Point({}, [], scenario)
     out = Replicated(list(kpis), level, precision=precision)
-    step = jobs or os.cpu_count() or 1  # rounds of one run per worker: progress, and a place to stop
+    step = pool.workers  # rounds of one run per worker: progress, and a place to stop
     done = 0
     while done < len(seeds):
         size = step if out.runs or precision is None else max(step, MIN_RUNS)
         now = seeds[done : done + size]
         done += len(now)
-        for seed, result in zip(now, run_many([(scenario, s) for s in now], jobs), strict=True):
-            out.runs[seed] = result
+        results = execute([point], now, pool, folder)
+        for seed in now:
+            out.runs[seed] = results[(point.id, seed)]
         if progress is not None:
             progress(done, len(seeds))
         if precision is not None and out.precise():

@@ -11,12 +11,10 @@ script without an ``if __name__ == "__main__":`` guard, and no half-copied threa
 
 from __future__ import annotations
 
-import os
 import pickle
 import subprocess
 import sys
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 
 from twin.scenario.schema import Scenario
 
@@ -52,8 +50,6 @@ def replicate(scenario: Scenario, seeds: list[int] | range, workers: int | None 
 
 def run_many(runs: list[tuple[Scenario, int]], workers: int | None = None) -> list[dict]:
     """KPIs of each (scenario, seed), in the order given, ``workers`` at a time (default: the CPU cores)."""
-    workers = min(workers or os.cpu_count() or 1, len(runs))
-    if workers <= 1:
-        return [run_one(sc, s) for sc, s in runs]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda run: _in_worker(*run), runs))
+    from twin.experiments.executor import LocalPool, in_order
+
+    return in_order(LocalPool(workers), runs)

@@ -1107,6 +1107,12 @@ class Remote(Strict):
 
 
 class Workload(Strict):
+    scale: Real = Field(
+        1.0,
+        gt=0,
+        description="growth factor multiplying every arrival rate (sources, inbound, submission, list posts, "
+        "client logins); the mailboxes stay as they are (`mailtwin capacity --grow workload.scale`)",
+    )
     sources: list[Source] = Field(default_factory=list)
     mailboxes: Mailboxes = Field(default_factory=Mailboxes)
     inbound: Inbound | None = Field(None, description="mail from the Internet, stage by stage")

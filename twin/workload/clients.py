@@ -29,7 +29,8 @@ class ClientSource(HourlySource):
         ]
         self.calendar = Calendar(ctx.scenario.clock, spec.weekday)
         diurnal = np.asarray(spec.diurnal, dtype=float)
-        self.hourly = (spec.logins * len(self.readers) * diurnal / diurnal.mean()).tolist()
+        scale = ctx.scenario.workload.scale
+        self.hourly = (spec.logins * scale * len(self.readers) * diurnal / diurnal.mean()).tolist()
         self._draws = streams.generator("workload.clients.logins")
         protocols = access.protocols
         self._cdf = np.cumsum([p.spec.share for p in protocols])

@@ -77,7 +77,10 @@ class InboundSource:
         self.mailboxes = ctx.mailboxes
         self.entry = entry
         self.spec = spec
-        self.classes = [MailClassDraws(ctx.streams, name, c, spec.volume) for name, c in spec.classes.items()]
+        self.classes = [
+            MailClassDraws(ctx.streams, name, c, spec.volume * ctx.scenario.workload.scale)
+            for name, c in spec.classes.items()
+        ]
         self.calendar = Calendar(ctx.scenario.clock, spec.weekday)
         clock = ctx.scenario.clock
         self.start = spec.start

@@ -37,7 +37,9 @@ class ListPostSource(HourlySource):
         self.lists = ctx.lists
         self.service = service
         self.spec = spec
-        self.draws = ClassDraws(ctx.streams, BASE, "list_post", spec.post, spec.posts)
+        self.draws = ClassDraws(
+            ctx.streams, BASE, "list_post", spec.post, spec.posts * ctx.scenario.workload.scale
+        )
         self.which = ctx.streams.generator(f"{BASE}.lists")
         self.calendar = Calendar(ctx.scenario.clock, spec.weekday)
         sub = ctx.scenario.workload.submission

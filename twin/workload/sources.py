@@ -63,7 +63,7 @@ class PoissonSource:
         self.attempt = attempt
         streams = ctx.streams
         rng = streams.generator(f"workload.{spec.name}.arrivals")
-        mean_gap = 1.0 / spec.rate
+        mean_gap = 1.0 / (spec.rate * ctx.scenario.workload.scale)
         self._gap = batched(lambda n: rng.exponential(mean_gap, n))
         self._rcpts = streams.sampler(f"workload.{spec.name}.recipients", spec.recipients)
         self._size = streams.sampler(f"workload.{spec.name}.size", spec.size)

@@ -30,10 +30,10 @@ from twin.workload.sources import HourlySource
 class SubmissionClassDraws(ClassDraws):
     """The random streams of one submission class, and one hour's draws from them."""
 
-    def __init__(self, streams, name: str, spec, senders: int):
+    def __init__(self, streams, name: str, spec, senders: int, scale: float):
         base = f"workload.submission.{name}"
         rate = spec.volume if spec.volume is not None else spec.per_mailbox * senders
-        super().__init__(streams, base, name, spec, rate)
+        super().__init__(streams, base, name, spec, rate * scale)
         self.where = streams.generator(f"{base}.destinations")
         self.subdomains = streams.generator(f"{base}.subdomain")
 
@@ -88,7 +88,8 @@ class SubmissionSource(HourlySource):
         boxes = ctx.mailboxes
         self.active = boxes.active()
         self.classes = [
-            SubmissionClassDraws(ctx.streams, name, c, len(self.active)) for name, c in spec.classes.items()
+            SubmissionClassDraws(ctx.streams, name, c, len(self.active), ctx.scenario.workload.scale)
+            for name, c in spec.classes.items()
         ]
         self.calendar = Calendar(ctx.scenario.clock, spec.weekday)
         self.client = RemoteSenders(ctx.streams, "submission", spec.client)
