@@ -310,6 +310,42 @@ def build_parser() -> argparse.ArgumentParser:
     experiment(cp, "compare")
     cp.add_argument("--json", action="store_true", help="print the differences as JSON")
 
+    ca = sub.add_parser(
+        "capacity",
+        help="the largest growth of a field at which every SLO holds, the bottleneck, and the same N-1",
+        description="Search the largest factor by which --grow FIELD (e.g. workload.scale, which multiplies "
+        "every arrival rate) can grow while every --slo (an expectation) holds at the far end of its "
+        "interval over the seeds; every run covers the peak hours (--at, --duration). With --n-1, the same "
+        "for each single node and ESX host down over those hours. Prints the table failure / max growth / "
+        "bottleneck and writes capacity.md (that table first), capacity.json, experiment.json and the runs "
+        "into --out. Exit 0; 1 if the SLOs fail even at the smallest factor or a run failed; 2 bad input.",
+    )
+    ca.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
+    ca.add_argument(
+        "--grow", required=True, metavar="FIELD", help="the field a factor multiplies, e.g. workload.scale"
+    )
+    ca.add_argument(
+        "--slo",
+        dest="slos",
+        action="append",
+        required=True,
+        metavar="EXPR",
+        help='a service level, e.g. "delivery_latency.all.p95_s <= 60s" (repeatable)',
+    )
+    ca.add_argument("--n-1", dest="n_1", action="store_true", help="also with each node and ESX host down")
+    ca.add_argument(
+        "--seeds", type=seeds, default=seeds("3"), metavar="SEEDS", help="N, A-B or a,b,c (default 3)"
+    )
+    ca.add_argument(
+        "--at", type=duration, default=9 * 3600.0, help="the window's start into the clock (default 9h)"
+    )
+    ca.add_argument("--duration", type=duration, default=2 * 3600.0, help="the window's length (default 2h)")
+    ca.add_argument(
+        "--tolerance", type=share, default=0.05, help="stop when the bracket is this narrow (default 5%%)"
+    )
+    experiment(ca, "capacity")
+    ca.add_argument("--json", action="store_true", help="print the results as JSON")
+
     f = sub.add_parser(
         "spof",
         help="single points of failure: from the graph, each confirmed by a short simulated outage",
@@ -753,6 +789,112 @@ def cmd_compare(args) -> int:
     return EXIT_EXPECTATION if any(c.errors.values()) else EXIT_OK
 
 
+def cmd_capacity(args) -> int:
+    from twin.experiments import capacity as cap
+    from twin.io import write_text
+    from twin.scenario.expectations import ExpectationError
+
+    if args.kpis:
+        print("mailtwin capacity: the KPIs are the --slo ones; --kpi is not used here", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        slos = cap.parse_slos(args.slos)
+    except ExpectationError as exc:
+        print(f"mailtwin capacity: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    scenario = _loaded(args, args.scenario, args.overrides)
+    horizon = scenario.clock.horizon
+    if args.at - cap.LEAD < 0 or args.at + args.duration > horizon:
+        print(
+            f"mailtwin capacity: --at {args.at:g}s --duration {args.duration:g}s: the window must lie in the "
+            f"scenario's clock ({cap.LEAD:g}s of warm-up before it, {horizon:g}s in all)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        base = cap.base_value(args.scenario, args.overrides, args.grow)
+    except ValueError as exc:
+        print(f"mailtwin capacity: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    window = cap.window(args.scenario, list(args.overrides), args.at, args.duration)
+    cases: list[str | None] = [None]
+    if args.n_1:
+        cases += cap.failures(args.scenario, list(args.overrides))
+    name = f"capacity-{Path(args.scenario).stem}"
+    args.out = args.out if args.out is not None else str(Path("reports") / name)
+    where = cap.describe_window(args.scenario, list(args.overrides), args.at, args.duration)
+    if not args.json:
+        print(f"{where}; {len(args.seeds)} seeds per step; {args.level:.0%} intervals", file=sys.stderr)
+    limits = []
+    with _experiment(args, name) as (pool, folder):
+
+        def progress(case):
+            def said(factor: float, holds: bool) -> None:
+                if _pending:
+                    raise _pending[0]
+                if not args.json:
+                    verdict = "holds" if holds else "fails"
+                    print(f"  {case or 'all up'}: x{factor:.4g} {verdict}", file=sys.stderr)
+
+            return said
+
+        points = []
+        for case in cases:
+            point_at = cap.point_maker(args.scenario, window, args.grow, base, case, args.duration)
+            if case is None:
+                lim = cap.search(
+                    point_at,
+                    slos,
+                    args.seeds,
+                    args.level,
+                    pool,
+                    folder,
+                    args.tolerance,
+                    progress=progress(case),
+                )
+            elif limits[0].limit is None:
+                lim = cap.Limit(case, None, limits[0].above, "the platform fails its SLOs without a failure")
+            else:
+                lim = cap.search(
+                    point_at,
+                    slos,
+                    args.seeds,
+                    args.level,
+                    pool,
+                    folder,
+                    args.tolerance,
+                    start=limits[0].limit,
+                    known_failing=limits[0].above,
+                    progress=progress(case),
+                )
+            lim.failure = case
+            limits.append(lim)
+            points += [point_at(s.factor) for s in lim.steps]
+            folder.write_manifest(
+                "capacity",
+                args.scenario,
+                points,
+                args.seeds,
+                grow=args.grow,
+                slos=args.slos,
+                window={"at_s": args.at, "duration_s": args.duration},
+                executor=str(pool),
+            )
+        report = cap.report(limits, args.grow, args.slos, args.seeds, args.level, where)
+        write_text(folder.out / "capacity.md", report)
+        write_text(
+            folder.out / "capacity.json", json.dumps([lim.as_dict() for lim in limits], indent=2) + "\n"
+        )
+    if args.json:
+        print(json.dumps([lim.as_dict() for lim in limits], indent=2))
+    else:
+        for line in cap.table(limits):
+            print(line)
+        print(f"wrote {folder.out}/capacity.md, capacity.json, experiment.json and the runs")
+    failed = limits[0].limit is None or any(s.rep.errors for lim in limits for s in lim.steps)
+    return EXIT_EXPECTATION if failed else EXIT_OK
+
+
 def cmd_spof(args) -> int:
     from twin.experiments.spof import lines, spof
 
@@ -1024,6 +1166,7 @@ COMMANDS = {
     "replicate": cmd_replicate,
     "sweep": cmd_sweep,
     "compare": cmd_compare,
+    "capacity": cmd_capacity,
     "spof": cmd_spof,
     "retry-schedule": cmd_retry_schedule,
     "sieve-test": cmd_sieve_test,
