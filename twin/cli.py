@@ -1081,6 +1081,9 @@ def summary(res, out: Path) -> str:
                 if c["utilisation"] is not None
             )
         )
+    for name, o in (res.kpis.get("oracle") or {}).items():
+        for warning in o["warnings"]:
+            lines.append(f"oracle: {name}: {warning}")
     lines.append(f"results in {out}/ (report.html)")
     return "\n".join(lines)
 

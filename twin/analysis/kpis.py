@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from twin.analysis.oracle import oracle
 from twin.analysis.peak_hour import peak_hour
 from twin.analysis.tally import LATENCY_QUANTILES, LatencyHistogram, LedgerTally
 from twin.components.scanner import subject_tag
@@ -357,6 +358,7 @@ def compute_kpis(model, timeseries, tally: LedgerTally) -> dict:
         "incidents": incidents(model, timeseries, tally),
         "peak_hour": peak_hour(model, window),
     }
+    out["oracle"] = oracle(out["components"])
     smtp = blocks.pop("smtp", None)
     funnels = {}
     if tally.counts[1].any() and smtp is not None:

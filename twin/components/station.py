@@ -51,19 +51,25 @@ class Station:
         "_background0",
         "_batch",
         "_free",
+        "_gap_sq0",
         "_gave_up",
+        "_last",
+        "_last0",
         "_wait0",
         "_waiting",
         "_window",
         "_work0",
+        "_work_sq0",
         "arrivals",
         "background_total",
         "env",
+        "gap_sq_total",
         "name",
         "servers",
         "slowdown",
         "stats_from",
         "wait_total",
+        "work_sq_total",
         "work_total",
     )
 
@@ -81,6 +87,11 @@ class Station:
         self.work_total = 0.0  # service seconds assigned since time 0
         self.wait_total = 0.0  # waiting seconds assigned since time 0
         self.background_total = 0.0  # of work_total: the background's (``Batch``)
+        # For the oracle's variability (analysis/oracle.py): the squared gaps between arrivals and the
+        # squared service times of the customers, and when the last customer arrived.
+        self.gap_sq_total = 0.0
+        self.work_sq_total = 0.0
+        self._last = 0.0
         self._batch: Batch | None = None
         self._window: dict[str, float] | None = None
         self.reset_stats(0.0)
@@ -95,6 +106,9 @@ class Station:
         self._wait0 = self.wait_total
         self._work0 = self.work_total
         self._background0 = self.background_total
+        self._gap_sq0 = self.gap_sq_total
+        self._work_sq0 = self.work_sq_total
+        self._last0 = self._last
 
     # -- customers -----------------------------------------------------------------------------------------
 
@@ -115,6 +129,10 @@ class Station:
         heapq.heapreplace(free, end)
         self.arrivals += 1
         self.work_total += service_time
+        gap = now - self._last
+        self._last = now
+        self.gap_sq_total += gap * gap
+        self.work_sq_total += service_time * service_time
         if start > now:
             self._waiting.append((now, start))
             self.wait_total += start - now
@@ -154,6 +172,9 @@ class Station:
             return self.assign(service_time)
         self.arrivals += 1
         self.wait_total += patience  # a customer who gives up waits ``patience`` and is served for 0 s
+        gap = now - self._last
+        self._last = now
+        self.gap_sq_total += gap * gap
         self._gave_up.append((now, now + patience))
         return None
 
@@ -293,6 +314,22 @@ class Station:
             "mean_in_system": (area_queue + area_busy) / span if span > 0 else float("nan"),
             "utilisation": area_busy / (self.servers * span) if span > 0 else float("nan"),
             "background_utilisation": background / (self.servers * span) if span > 0 else float("nan"),
+            **self._variability(customers, sojourn - wait),
+        }
+
+    def _variability(self, customers: int, service: float) -> dict[str, float]:
+        """The squared coefficients of variation of the gaps between arrivals (1 for a Poisson stream) and
+        of the service times (1 for exponential ones) since the statistics began."""
+        if customers < 2:
+            return {"arrival_scv": float("nan"), "service_scv": float("nan")}
+        gaps = self._last - self._last0
+        mean_gap, mean_service = gaps / customers, service / customers
+        gap_sq, work_sq = self.gap_sq_total - self._gap_sq0, self.work_sq_total - self._work_sq0
+        return {
+            "arrival_scv": max(0.0, gap_sq / customers / mean_gap**2 - 1) if mean_gap > 0 else float("nan"),
+            "service_scv": max(0.0, work_sq / customers / mean_service**2 - 1)
+            if mean_service > 0
+            else float("nan"),
         }
 
 

@@ -319,6 +319,37 @@ def _storage(k: dict) -> list[list]:
     return rows
 
 
+def _oracle(k: dict) -> list[list]:
+    """Per station: queueing theory's prediction beside the run's (analysis/oracle.py), and its verdict."""
+
+    def ms(v):
+        return "-" if v is None else f"{v * 1000:.3g}"
+
+    def scv(v):
+        return "-" if v is None else f"{v:.2f}"
+
+    rows = []
+    for name, o in (k.get("oracle") or {}).items():
+        verdict = {"verdict": not o["warnings"], "text": "; ".join(o["warnings"]) or "agrees"}
+        rows.append(
+            [
+                name,
+                f"{o['throughput_per_s']:.3g}",
+                ms(o["service_s"]),
+                o["servers"],
+                f"{o['utilisation_predicted']:.2%}",
+                f"{o['utilisation_simulated']:.2%}",
+                scv(o["arrival_scv"]),
+                scv(o["service_scv"]),
+                ms(o["wait_mmc_s"]),
+                ms(o["wait_ggc_s"]),
+                ms(o["wait_simulated_s"]),
+                verdict,
+            ]
+        )
+    return rows
+
+
 def _peak_hour(k: dict) -> list[list]:
     """Per class: its hardware and the busiest hour of its CPU and of its disk (analysis/peak_hour.py)."""
 
@@ -539,6 +570,7 @@ def write_report(res, out: Path) -> list[Path]:
         backup=_backup(k, pd.Timestamp(sc.clock.t0), tz),
         storage=_storage(k),
         peak_hour=_peak_hour(k),
+        oracle=_oracle(k),
         dependencies=[
             [d.dependent, d.on, d.effect, "yes" if d.modelled else f"no: {d.missing}"]
             for d in dependencies(res.graph)

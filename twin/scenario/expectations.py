@@ -52,6 +52,7 @@ KPI_BLOCKS: dict[str, tuple[str, ...] | None] = {
     "components": None,
     "queues": None,
     "incidents": None,
+    "oracle": None,  # per station: queueing theory's predictions beside the run's (analysis/oracle.py)
     "peak_hour": None,  # per class: its hardware and its CPU's and disk's busiest hour (docs/calibration.md)
     "funnel": None,
     "service_quality": None,
