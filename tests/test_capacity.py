@@ -86,3 +86,22 @@ def test_the_command_prints_the_n_1_table(tmp_path, capsys):
     assert main([*args[:2], "--grow", "workload.scale", "--slo", f"{WAIT} == 1", "--at", "30m"]) == 2
     assert main([*args[:2], "--grow", "workload.scale", "--slo", f"{WAIT} <= 1s", "--at", "10m"]) == 2
     assert "window" in capsys.readouterr().err
+
+
+def test_growth_stops_below_a_factor_that_would_not_fit_the_memory(tmp_path, capsys, monkeypatch):
+    """With room for the run at factor 1 but not at 2 (the memory estimate grows with workload.scale),
+    the search does not start the run at 2: the limit is 'at least x1', and the table says why."""
+    from twin.scenario import footprint
+
+    path = tmp_path / "tandem.yaml"
+    path.write_text(json.dumps(tandem()))
+    at = [twin.scenario_from_dict(tandem(), [f"workload.scale={f}"]) for f in (1, 2)]
+    one, two = (footprint.estimate(sc).peak_bytes for sc in at)
+    assert two > one
+    monkeypatch.setattr(footprint, "available_memory", lambda: (one + two) / 2)
+    args = ["capacity", str(path), "--grow", "workload.scale", "--slo", f"{WAIT} <= 100s", "--at", "30m"]
+    assert main([*args, "--duration", "1h", "--out", str(tmp_path / "cap"), "--jobs", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    assert result["max_growth"] == 1.0 and result["first_failing"] is None
+    assert result["ceiling"].startswith("x2 not run: expected peak memory")
+    assert [s["factor"] for s in result["steps"]] == [1.0]

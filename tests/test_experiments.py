@@ -11,8 +11,9 @@ import pytest
 
 import twin
 from tests.helpers import network, station
+from twin.analysis.statistics import welch_half_width
 from twin.cli import main
-from twin.experiments.compare import compare, welch_half_width
+from twin.experiments.compare import compare
 from twin.experiments.executor import LocalPool, execute
 from twin.experiments.store import ExperimentFolder, Point, runs_frame
 from twin.experiments.sweep import grid, parse_vary, sweep
@@ -182,3 +183,11 @@ def test_sweep_and_compare_commands(mm1_file, tmp_path, capsys):
     assert main(base) == 2
     assert "same scenario" in capsys.readouterr().err
     assert main([*base, "--b-set", "nope=1"]) == 2
+
+
+def test_welchs_half_width_is_scipys():
+    from scipy import stats
+
+    a, b = [1.0, 2.5, 2.0, 3.1, 1.7], [2.2, 4.0, 3.9, 2.8, 5.5, 4.1, 3.3]
+    ci = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    assert welch_half_width(a, b, 0.95) == pytest.approx((ci.high - ci.low) / 2, rel=1e-9)

@@ -838,22 +838,26 @@ def cmd_capacity(args) -> int:
 
             return said
 
+        def fits(point) -> str | None:
+            """Why a grown point cannot run here: one run per local worker must fit the memory."""
+            from twin.experiments.executor import LocalPool
+            from twin.scenario import ScenarioError
+            from twin.scenario.footprint import available_memory, check_footprint
+
+            if args.force or not isinstance(pool, LocalPool):
+                return None
+            try:
+                check_footprint(point.scenario, args.scenario, available_memory() / pool.workers)
+            except ScenarioError as exc:
+                return f"{exc.problems[0].message} ({pool.workers} at once)"
+            return None
+
         points = []
         for case in cases:
             point_at = cap.point_maker(args.scenario, window, args.grow, base, case, args.duration)
-            if case is None:
-                lim = cap.search(
-                    point_at,
-                    slos,
-                    args.seeds,
-                    args.level,
-                    pool,
-                    folder,
-                    args.tolerance,
-                    progress=progress(case),
-                )
-            elif limits[0].limit is None:
-                lim = cap.Limit(case, None, limits[0].above, "the platform fails its SLOs without a failure")
+            first = limits[0] if limits else None  # the search without a failure bounds the others
+            if first is not None and first.limit is None:
+                lim = cap.Limit(case, None, first.above, "the platform fails its SLOs without a failure")
             else:
                 lim = cap.search(
                     point_at,
@@ -863,9 +867,10 @@ def cmd_capacity(args) -> int:
                     pool,
                     folder,
                     args.tolerance,
-                    start=limits[0].limit,
-                    known_failing=limits[0].above,
+                    start=first.limit if first is not None else 1.0,
+                    known_failing=first.above if first is not None else None,
                     progress=progress(case),
+                    fits=fits,
                 )
             lim.failure = case
             limits.append(lim)

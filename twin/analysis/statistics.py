@@ -35,3 +35,15 @@ def confidence_interval(values: Iterable[float], level: float = 0.99) -> Estimat
         raise ValueError("a confidence interval needs at least 2 replications")
     half = float(stats.t.ppf((1 + level) / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
     return Estimate(float(x.mean()), half, level, n)
+
+
+def welch_half_width(a: Iterable[float], b: Iterable[float], level: float = 0.95) -> float:
+    """Half-width of Welch's interval for mean(b) - mean(a) from two independent samples (each of at
+    least 2): t at the Welch-Satterthwaite degrees of freedom times sqrt(s_a²/n_a + s_b²/n_b)."""
+    xa, xb = np.asarray(list(a), dtype=float), np.asarray(list(b), dtype=float)
+    va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
+    se2 = va + vb
+    if se2 == 0:
+        return 0.0
+    df = se2**2 / ((va**2 / (len(xa) - 1) if va else 0.0) + (vb**2 / (len(xb) - 1) if vb else 0.0))
+    return float(stats.t.ppf((1 + level) / 2, df) * np.sqrt(se2))

@@ -74,6 +74,7 @@ class Limit:
     above: float | None  # the smallest factor that failed (None: held up to MAX_FACTOR)
     bottleneck: str = ""
     steps: list[Step] = field(default_factory=list)
+    ceiling: str = ""  # why no larger factor was tried (it would not fit this machine), if so
 
     def as_dict(self) -> dict:
         return {
@@ -81,6 +82,7 @@ class Limit:
             "max_growth": self.limit,
             "first_failing": self.above,
             "bottleneck": self.bottleneck,
+            "ceiling": self.ceiling or None,
             "steps": [{"factor": s.factor, "holds": s.holds, "why": s.why} for s in self.steps],
         }
 
@@ -111,10 +113,13 @@ def search(
     start: float = 1.0,
     known_failing: float | None = None,
     progress=None,
+    fits: Callable[[Point], str | None] | None = None,
 ) -> Limit:
     """The largest factor at which every SLO holds (module docstring), from ``start``; ``known_failing``
-    is a factor known to fail (the limit without a failure, for an N-1 search)."""
+    is a factor known to fail (the limit without a failure, for an N-1 search). ``fits(point)`` says why
+    a point cannot run here (its expected memory), or None: the growth stops below such a factor."""
     steps: list[Step] = []
+    ceiling = ""
 
     def step(f: float) -> bool:
         point = point_at(f)
@@ -134,6 +139,10 @@ def search(
         lo = f
         while hi is None and f < MAX_FACTOR:
             f = min(2 * f, MAX_FACTOR)
+            why = fits(point_at(f)) if fits is not None else None
+            if why is not None:
+                ceiling = f"x{f:.4g} not run: {why}"
+                break
             if step(f):
                 lo = f
             else:
@@ -152,8 +161,10 @@ def search(
             lo = mid
         else:
             hi = mid
-    out = Limit(None, lo, hi, steps=steps)
+    out = Limit(None, lo, hi, steps=steps, ceiling=ceiling)
     out.bottleneck = _bottleneck(steps, lo, hi)
+    if ceiling:
+        out.bottleneck = f"{out.bottleneck}; {ceiling}"
     return out
 
 

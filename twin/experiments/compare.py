@@ -12,12 +12,9 @@ variance is Var(A)/n + Var(B)/n. Both are printed; the paired one is the result.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from scipy import stats
-
-from twin.analysis.statistics import confidence_interval
+from twin.analysis.statistics import confidence_interval, welch_half_width
 from twin.experiments.estimates import Replicated
 from twin.experiments.executor import execute
 from twin.experiments.store import Point
@@ -64,24 +61,8 @@ def _pairs(a: Replicated, b: Replicated, kpi: str) -> list[tuple[float, float]]:
     return [(va[s], vb[s]) for s in va if s in vb]
 
 
-def welch_half_width(xa: list[float], xb: list[float], level: float) -> float:
-    """Half-width of the Welch interval for mean(B) - mean(A) from two independent samples."""
-    na, nb = len(xa), len(xb)
-    va, vb = _var(xa) / na, _var(xb) / nb
-    se2 = va + vb
-    if se2 == 0:
-        return 0.0
-    df = se2**2 / ((va**2 / (na - 1) if va else 0.0) + (vb**2 / (nb - 1) if vb else 0.0))
-    return float(stats.t.ppf((1 + level) / 2, df)) * math.sqrt(se2)
-
-
 def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
-
-
-def _var(xs: list[float]) -> float:
-    m = _mean(xs)
-    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
 
 
 def compare(

@@ -119,6 +119,9 @@ def estimate(sc: Scenario) -> Footprint:
         if s.enabled:
             mean_rate += s.rate
             peak_recipients += s.rate * _recipients(s.recipients)
+    scale = sc.workload.scale  # every arrival rate grows with it
+    mean_rate *= scale
+    peak_recipients *= scale
     in_memory = peak_recipients * min(WINDOW, horizon)  # sources offer until the horizon
     nodes = len(instances(sc.platform)) + len(sc.platform.stations)
     samples = (horizon + sc.clock.drain) / sc.outputs.sample_interval + 2
