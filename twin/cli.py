@@ -123,15 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
             help="run (or accept) a scenario whose expected peak memory exceeds what this machine has",
         )
 
-    def experiment(sp, kind):
-        """What every experiment command takes: KPIs, level, workers or a Dask cluster, the folder."""
+    def experiment(sp, kind, default_seeds: str, json_help: str, scenario: bool = True, kpis: bool = True):
+        """What every experiment command takes: the scenario, seeds, KPIs, level, workers or a Dask
+        cluster, the folder, --json, --set and --force."""
+        if scenario:
+            sp.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
         sp.add_argument(
-            "--kpi",
-            dest="kpis",
-            action="append",
-            metavar="PATH",
-            help="a KPI, e.g. delivery_latency.all.p95_s (repeatable; default: latency, quality, lost)",
+            "--seeds",
+            type=seeds,
+            default=seeds(default_seeds),
+            metavar="SEEDS",
+            help=f"N (1..N), A-B or a,b,c (default {default_seeds})",
         )
+        sp.add_argument("--json", action="store_true", help=json_help)
+        sp.set_defaults(kpis=None)
+        if kpis:
+            sp.add_argument(
+                "--kpi",
+                dest="kpis",
+                action="append",
+                metavar="PATH",
+                help="a KPI, e.g. delivery_latency.all.p95_s (repeatable; default: latency, quality, lost)",
+            )
         sp.add_argument("--level", type=share, default=0.95, help="confidence level (default 95%%)")
         sp.add_argument(
             "--jobs", type=positive, default=None, metavar="N", help="local worker processes (default: cores)"
@@ -251,19 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
         "share of its mean (or the seeds run out). Every run cuts its own warm-up (clock.warmup). Exit 0; "
         "1 if a run failed (its error is printed, the others count); 2 bad input (docs/experiments.md).",
     )
-    rp.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
-    rp.add_argument(
-        "--seeds",
-        type=seeds,
-        default=seeds("10"),
-        metavar="SEEDS",
-        help="N (1..N), A-B or a,b,c (default 10)",
-    )
     rp.add_argument(
         "--precision", type=share, help="stop once every KPI's half-width is within this share, e.g. 5%%"
     )
-    experiment(rp, None)
-    rp.add_argument("--json", action="store_true", help="print the estimates and the runs' errors as JSON")
+    experiment(rp, None, "10", "print the estimates and the runs' errors as JSON")
 
     sw = sub.add_parser(
         "sweep",
@@ -273,7 +277,6 @@ def build_parser() -> argparse.ArgumentParser:
         "runs (a Parquet dataset), summary.csv, plots/KPI.png and experiment.json into --out; a rerun "
         "reuses the runs already there. Exit 0; 1 if a run failed; 2 bad input (docs/experiments.md).",
     )
-    sw.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
     sw.add_argument(
         "--vary",
         dest="varies",
@@ -282,11 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH=v1,v2,...",
         help="a field and its values, e.g. workload.scale=1,1.5,2 (repeatable: the grid is the product)",
     )
-    sw.add_argument(
-        "--seeds", type=seeds, default=seeds("5"), metavar="SEEDS", help="N, A-B or a,b,c (default 5)"
-    )
-    experiment(sw, "sweep")
-    sw.add_argument("--json", action="store_true", help="print the table as JSON")
+    experiment(sw, "sweep", "5", "print the table as JSON")
 
     cp = sub.add_parser(
         "compare",
@@ -304,11 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument(
         "--b-set", action="append", default=[], metavar="PATH=VALUE", help="an override of B only"
     )
-    cp.add_argument(
-        "--seeds", type=seeds, default=seeds("10"), metavar="SEEDS", help="N, A-B or a,b,c (default 10)"
-    )
-    experiment(cp, "compare")
-    cp.add_argument("--json", action="store_true", help="print the differences as JSON")
+    experiment(cp, "compare", "10", "print the differences as JSON", scenario=False)
 
     ca = sub.add_parser(
         "capacity",
@@ -320,7 +315,6 @@ def build_parser() -> argparse.ArgumentParser:
         "bottleneck and writes capacity.md (that table first), capacity.json, experiment.json and the runs "
         "into --out. Exit 0; 1 if the SLOs fail even at the smallest factor or a run failed; 2 bad input.",
     )
-    ca.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (baseline)")
     ca.add_argument(
         "--grow", required=True, metavar="FIELD", help="the field a factor multiplies, e.g. workload.scale"
     )
@@ -334,17 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ca.add_argument("--n-1", dest="n_1", action="store_true", help="also with each node and ESX host down")
     ca.add_argument(
-        "--seeds", type=seeds, default=seeds("3"), metavar="SEEDS", help="N, A-B or a,b,c (default 3)"
-    )
-    ca.add_argument(
         "--at", type=duration, default=9 * 3600.0, help="the window's start into the clock (default 9h)"
     )
     ca.add_argument("--duration", type=duration, default=2 * 3600.0, help="the window's length (default 2h)")
     ca.add_argument(
         "--tolerance", type=share, default=0.05, help="stop when the bracket is this narrow (default 5%%)"
     )
-    experiment(ca, "capacity")
-    ca.add_argument("--json", action="store_true", help="print the results as JSON")
+    experiment(ca, "capacity", "3", "print the results as JSON", kpis=False)
 
     f = sub.add_parser(
         "spof",
@@ -794,9 +784,6 @@ def cmd_capacity(args) -> int:
     from twin.io import write_text
     from twin.scenario.expectations import ExpectationError
 
-    if args.kpis:
-        print("mailtwin capacity: the KPIs are the --slo ones; --kpi is not used here", file=sys.stderr)
-        return EXIT_BAD_INPUT
     try:
         slos = cap.parse_slos(args.slos)
     except ExpectationError as exc:
