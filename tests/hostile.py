@@ -569,7 +569,7 @@ CASES: list[Case] = [
             ),
             (
                 "expect=[nothing.x == 1]",
-                "expect[0]: no 'nothing' in the results (expected one of: scenario, seed, simulated_seconds, messages_offered, recipients, conservation_ok, conservation, by_traffic_class, by_stage, directions, delivery_latency, components, queues, incidents, peak_hour, funnel, service_quality, smtp, submission, remote, internal, mailman, balancer, mailboxes, scanners, lmtp_replies, lmtp_latency, storage, backup, clients, quarantine, sieve, replication)",
+                "expect[0]: no 'nothing' in the results (expected one of: scenario, seed, simulated_seconds, messages_offered, recipients, conservation_ok, conservation, by_traffic_class, by_stage, directions, delivery_latency, components, queues, incidents, oracle, peak_hour, funnel, service_quality, smtp, submission, remote, internal, mailman, balancer, mailboxes, scanners, lmtp_replies, lmtp_latency, storage, backup, clients, quarantine, sieve, replication)",
             ),
             (
                 "expect+=__import__('os').system('x') == 0",
