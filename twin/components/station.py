@@ -323,14 +323,18 @@ class Station:
         if customers < 2:
             return {"arrival_scv": float("nan"), "service_scv": float("nan")}
         gaps = self._last - self._last0
-        mean_gap, mean_service = gaps / customers, service / customers
         gap_sq, work_sq = self.gap_sq_total - self._gap_sq0, self.work_sq_total - self._work_sq0
         return {
-            "arrival_scv": max(0.0, gap_sq / customers / mean_gap**2 - 1) if mean_gap > 0 else float("nan"),
-            "service_scv": max(0.0, work_sq / customers / mean_service**2 - 1)
-            if mean_service > 0
-            else float("nan"),
+            "arrival_scv": _scv(gap_sq, customers, gaps / customers),
+            "service_scv": _scv(work_sq, customers, service / customers),
         }
+
+
+def _scv(sum_sq: float, n: int, mean: float) -> float:
+    """Squared coefficient of variation from a sum of squares, a count and a mean: E[x²]/E[x]² - 1 (nan
+    where the mean's square is 0, also when it underflows)."""
+    square = mean * mean
+    return max(0.0, sum_sq / n / square - 1) if square > 0 else float("nan")
 
 
 class Batch:
