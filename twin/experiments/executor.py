@@ -4,7 +4,7 @@ pairs and hand back each run's result as it finishes: its kpis.json with ``run``
 ``{"error": ...}`` for a run that failed; a failed run never stops the others.
 
 A run's result depends only on its scenario and seed (the streams are keyed by path under the seed), not
-on where it ran, so a sweep gives the same numbers through either executor (tests/test_executor.py).
+on where it ran, so a sweep gives the same numbers through either executor (tests/test_dask.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from twin.experiments.replications import _in_worker, run_one
+from twin.experiments.replications import in_worker, run_one
 from twin.scenario.schema import Scenario
 
 Run = tuple[Scenario, int]
@@ -39,7 +39,7 @@ class LocalPool:
                 yield i, run_one(scenario, seed)
             return
         with ThreadPoolExecutor(max_workers=min(self.jobs, len(runs))) as pool:
-            futures = {pool.submit(_in_worker, sc, s): i for i, (sc, s) in enumerate(runs)}
+            futures = {pool.submit(in_worker, sc, s): i for i, (sc, s) in enumerate(runs)}
             for future in as_completed(futures):
                 yield futures[future], future.result()
 

@@ -30,7 +30,9 @@ def run_one(scenario: Scenario, seed: int) -> dict:
     return {**res.kpis, "run": res.run}
 
 
-def _in_worker(scenario: Scenario, seed: int) -> dict:
+def in_worker(scenario: Scenario, seed: int) -> dict:
+    """``run_one`` in a fresh worker process (this thread only waits for it); a worker that dies is this
+    run's error."""
     done = subprocess.run(
         [sys.executable, "-m", "twin.experiments.worker"],
         input=pickle.dumps((scenario, seed)),

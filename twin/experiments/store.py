@@ -192,11 +192,10 @@ def runs_frame(out: str | Path, kpis: list[str] = ()) -> pd.DataFrame:
             for text in kpis:
                 found = resolve(result, parse_path(text)) if row["status"] == "ok" else []
                 values[text] = float(found[0]) if len(found) == 1 and is_number(found[0]) else None
-            label = {k: v for k, v in p["label"].items()}
             rows.append(
                 {
                     "point": p["id"],
-                    **label,
+                    **p["label"],
                     "seed": seed,
                     "status": row["status"],
                     "error": row["error"],

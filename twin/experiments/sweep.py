@@ -25,11 +25,12 @@ from twin.scenario import load_scenario
 @dataclass
 class Vary:
     path: str
-    values: list  # as the scenario reads them: numbers as numbers, the rest text
+    texts: list[str]  # the values as given: each goes into a --set as it stands
 
     @property
-    def texts(self) -> list[str]:
-        return [str(v) for v in self.values]
+    def values(self) -> list:
+        """The values as the table and the plots show them: numbers where they read as numbers."""
+        return [_value(t) for t in self.texts]
 
 
 def parse_vary(text: str) -> Vary:
@@ -43,7 +44,7 @@ def parse_vary(text: str) -> Vary:
         raise ValueError(f"--vary {text!r}: a value is empty (expected PATH=v1,v2,...)")
     if len(set(items)) != len(items):
         raise ValueError(f"--vary {text!r}: a value is named twice")
-    return Vary(path, [_value(v) for v in items])
+    return Vary(path, items)
 
 
 def _value(text: str):
